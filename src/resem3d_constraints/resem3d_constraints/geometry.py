@@ -1,0 +1,55 @@
+"""Signed distance to an oriented box, shared by ``keep_away`` and the controller's collision rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def box_signed_distance_local(q_box: np.ndarray, half_extent_m: np.ndarray
+                              ) -> tuple[float, np.ndarray]:
+    """Signed distance from a point to an axis-aligned box centred at the origin.
+
+    Args:
+        q_box: Point (3,) [m] in the box's axes, relative to its centre.
+        half_extent_m: Half side lengths (3,) [m], each >= 0.
+
+    Returns:
+        ``(distance, gradient)``: the Euclidean distance to the box surface [m], negative
+        inside (minus the distance to the nearest face), and its gradient wrt ``q_box`` (3,),
+        a unit vector. Inside, the gradient is the outward normal of the nearest face (the
+        first of equally near ones); outside, the direction from the nearest surface point.
+    """
+    excess = np.abs(q_box) - half_extent_m
+    sign = np.where(q_box < 0.0, -1.0, 1.0)
+    outside = np.maximum(excess, 0.0)
+    distance_sq = float(outside @ outside)
+    if distance_sq > 0.0:
+        distance = math.sqrt(distance_sq)
+        return distance, sign * outside / distance
+    i = int(np.argmax(excess))
+    gradient = np.zeros(3)
+    gradient[i] = sign[i]
+    return float(excess[i]), gradient
+
+
+def box_signed_distance(p_base: np.ndarray, center_base: np.ndarray, R_base_box: np.ndarray,
+                        half_extent_m: np.ndarray) -> tuple[float, np.ndarray]:
+    """Signed distance from a point to an oriented box, and its gradient wrt the point.
+
+    Args:
+        p_base: Point (3,) [m], base frame.
+        center_base: Box centre (3,) [m], base frame.
+        R_base_box: Box axes (3, 3), columns in the base frame (a rotation).
+        half_extent_m: Half side lengths (3,) [m] along those axes, each >= 0.
+
+    Returns:
+        ``(distance, gradient_wrt_p)``: the distance to the box surface [m], negative inside,
+        and its gradient (3,) wrt ``p_base`` in base axes (a unit vector; see
+        :func:`box_signed_distance_local` for the choice on edges and inside).
+    """
+    R = np.asarray(R_base_box, dtype=float)
+    q = R.T @ (np.asarray(p_base, dtype=float) - np.asarray(center_base, dtype=float))
+    distance, gradient_q = box_signed_distance_local(q, np.asarray(half_extent_m, dtype=float))
+    return distance, R @ gradient_q

@@ -1,0 +1,95 @@
+"""The scene a constraint is evaluated in: tool pose, object poses, regions, gripper state."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import SceneError
+from .region import Region
+
+
+def _pose(name: str, T: np.ndarray) -> np.ndarray:
+    try:
+        T = np.asarray(T, dtype=float)
+    except (TypeError, ValueError):
+        raise SceneError(f'{name} is not numeric') from None
+    if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+        raise SceneError(f'{name} must be a finite (4, 4) homogeneous transform')
+    return T
+
+
+@dataclass
+class SceneState:
+    """Everything a constraint reads, in the robot base frame (metres, radians).
+
+    Built once and updated in place: the controller assigns ``scene.T_base_tool`` every tick
+    (no copy, no check) and perception replaces entries of ``T_base_obj``. The constructor
+    checks every pose and copies the pose mappings into new dicts of float64 arrays.
+
+    Attributes:
+        T_base_tool: Pose (4, 4) of the tool (TCP) frame in the base frame.
+        T_base_obj: Pose (4, 4) of every object frame in the base frame, by frame name.
+        regions: Regions by name (``object/part``), stored in their object frame.
+        held: Object frames rigidly attached to the tool: their pose moves with the tool, so
+            ``live`` anchors on them have a non-zero derivative wrt the tool twist.
+        T_base_obj_init: Object poses frozen at the start of the stage, read by anchors with
+            ``at='init'``. Defaults to ``T_base_obj`` itself (the same mapping): call
+            :meth:`freeze_init_poses` at the start of each stage.
+        gripper_width_m: Current finger width [m].
+        gripper_grasping: Whether the gripper reports a successful grasp.
+    """
+
+    T_base_tool: np.ndarray
+    T_base_obj: Mapping[str, np.ndarray] = field(default_factory=dict)
+    regions: Mapping[str, Region] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()
+    T_base_obj_init: Mapping[str, np.ndarray] | None = None
+    gripper_width_m: float = 0.0
+    gripper_grasping: bool = False
+
+    def __post_init__(self) -> None:
+        self.T_base_tool = _pose('T_base_tool', self.T_base_tool)
+        self.T_base_obj = {k: _pose(f'T_base_obj[{k!r}]', T) for k, T in self.T_base_obj.items()}
+        if self.T_base_obj_init is None:
+            self.T_base_obj_init = self.T_base_obj
+        else:
+            self.T_base_obj_init = {k: _pose(f'T_base_obj_init[{k!r}]', T)
+                                    for k, T in self.T_base_obj_init.items()}
+        self.held = frozenset(self.held)
+
+    def replace_tool_pose(self, T_base_tool: np.ndarray) -> SceneState:
+        """Return a shallow copy with another tool pose; the mappings are shared, not copied."""
+        scene = copy.copy(self)
+        scene.T_base_tool = _pose('T_base_tool', T_base_tool)
+        return scene
+
+    def freeze_init_poses(self) -> None:
+        """Copy the current object poses into ``T_base_obj_init`` (call at a stage start)."""
+        self.T_base_obj_init = {k: np.array(T, dtype=float) for k, T in self.T_base_obj.items()}
+
+    def region(self, name: str) -> Region:
+        """Return the region called ``name``.
+
+        Raises:
+            SceneError: If the scene has no such region.
+        """
+        try:
+            return self.regions[name]
+        except KeyError:
+            raise SceneError(f'region {name!r} is not in the scene') from None
+
+    def object_pose(self, frame: str, at: str = 'live') -> np.ndarray:
+        """Pose (4, 4) of an object frame: live, or frozen at the stage start (``at='init'``).
+
+        Raises:
+            SceneError: If the scene has no pose for the frame.
+        """
+        poses = self.T_base_obj if at == 'live' else self.T_base_obj_init
+        try:
+            return poses[frame]
+        except KeyError:
+            raise SceneError(f'no {at} pose for object frame {frame!r} in the scene') from None

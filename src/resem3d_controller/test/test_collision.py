@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from conftest import Q_HOME_RAD
+from resem3d_controller import (CollisionModel, ControllerConfig, JointVelocityController,
+                                KinematicArm, Obstacle)
+from resem3d_controller.collision import _body_vertices, fit_spheres, points_to_box_distance
+
+
+@pytest.fixture(scope='module')
+def collision(robot):
+    return CollisionModel(robot, spheres_per_body=8, margin_m=0.01, activation_m=10.0)
+
+
+def test_spheres_cover_every_vertex_of_every_body(robot, collision):
+    spheres = collision.spheres
+    for index, body in enumerate(robot.geometry.geometryObjects):
+        vertices = _body_vertices(body)
+        mine = spheres.body == index
+        d = np.linalg.norm(vertices[:, None, :] - spheres.centers_frame[mine][None], axis=2)
+        inside = d <= spheres.radii_m[mine][None] + 1e-9
+        assert inside.any(axis=1).all(), body.name
+
+
+def test_fit_spheres_covers_a_bent_point_set_tightly():
+    rng = np.random.default_rng(0)
+    leg_a = np.c_[rng.uniform(0, 0.3, 200), rng.uniform(-0.02, 0.02, 200), np.zeros(200)]
+    leg_b = np.c_[np.zeros(200), rng.uniform(-0.02, 0.02, 200), rng.uniform(0, 0.3, 200)]
+    points = np.vstack([leg_a, leg_b])
+    centres, radii = fit_spheres(points, 6)
+    d = np.linalg.norm(points[:, None] - centres[None], axis=2)
+    assert (d <= radii + 1e-12).any(axis=1).all()
+    assert radii.max() < 0.1      # a single axis through an L would need ~0.2
+
+
+def test_self_collision_pairs_follow_the_srdf(robot, collision):
+    allowed = robot.self_collision_pairs()
+    body = collision.spheres.body
+    for a, b in collision.pairs:
+        assert (min(body[a], body[b]), max(body[a], body[b])) in allowed
+    names = {robot.geometry.geometryObjects[i].name for pair in allowed for i in pair}
+    assert 'panda_hand_0' in names
+
+
+def _clearances_and_rows(collision, q):
+    collision.robot.update(q)
+    clearance, normal, pa, pb, sa, sb = collision._candidates()
+    J = collision._normal_jacobian(normal, sa, pa)
+    has_b = sb >= 0
+    J[has_b] -= collision._normal_jacobian(normal[has_b], sb[has_b], pb[has_b])
+    return clearance, J
+
+
+def test_collision_row_jacobians_match_finite_differences(collision):
+    collision.set_obstacles([Obstacle(np.array([0.45, 0.1, 0.3]), np.eye(3),
+                                      np.array([0.1, 0.05, 0.1]))])
+    rng = np.random.default_rng(1)
+    try:
+        for _ in range(3):
+            q = Q_HOME_RAD + rng.uniform(-0.4, 0.4, 7)
+            c0, J = _clearances_and_rows(collision, q)
+            h = 1e-7
+            for k in range(7):
+                dq = np.zeros(7)
+                dq[k] = h
+                c1, _ = _clearances_and_rows(collision, q + dq)
+                np.testing.assert_allclose((c1 - c0) / h, J[:, k], atol=2e-5)
+    finally:
+        collision.set_obstacles([])
+
+
+def test_box_distance_and_gradient():
+    box = Obstacle(np.array([1.0, 0.0, 0.0]), np.eye(3), np.array([0.1, 0.2, 0.3]))
+    points = np.array([[1.5, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.19, 0.0], [1.2, 0.3, 0.0]])
+    d, grad = points_to_box_distance(points, box)
+    np.testing.assert_allclose(d, [0.4, -0.1, -0.01, np.hypot(0.1, 0.1)], atol=1e-12)
+    np.testing.assert_allclose(grad[0], [1, 0, 0])
+    np.testing.assert_allclose(grad[2], [0, 1, 0])
+    np.testing.assert_allclose(grad[3], [np.sqrt(0.5), np.sqrt(0.5), 0], atol=1e-12)
+
+
+def test_arm_driven_into_an_obstacle_stops_at_the_margin(robot):
+    """A pose target inside a box: the hard rows keep every link sphere out of it."""
+    config = ControllerConfig()
+    controller = JointVelocityController(config, robot=robot)
+    robot.update(Q_HOME_RAD)
+    T_target = robot.tool_pose().copy()
+    T_target[2, 3] -= 0.35                       # straight down through the box
+    box = Obstacle(np.array([T_target[0, 3], T_target[1, 3], T_target[2, 3] + 0.1]),
+                   np.eye(3), np.array([0.15, 0.15, 0.05]))
+    controller.set_obstacles([box])
+    controller.set_pose_target(T_target, 0.0)
+    arm = KinematicArm(Q_HOME_RAD, controller.limits, config.dt_s)
+    worst = np.inf
+    spheres = controller.collision
+    for _ in range(2000):
+        controller.refresh_targets(arm.t_s)
+        arm.apply(controller.step(arm.q_rad, arm.t_s).dq_rad_s)
+        robot.update(arm.q_rad)
+        centres = spheres._sphere_centres()[spheres._moving]
+        d, _ = points_to_box_distance(centres, box)
+        worst = min(worst, float(np.min(d - spheres.spheres.radii_m[spheres._moving])))
+    assert worst > 0.0                 # never touched (the margin is 1 cm)
+    assert worst < 0.03                # and it did press against the box
+    assert arm.violations.total == 0
