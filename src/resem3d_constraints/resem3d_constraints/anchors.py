@@ -31,6 +31,8 @@ _EYE = np.eye(3)
 _EYE.setflags(write=False)
 _FRAME_AXES = {name: (-1.0 if name[0] == '-' else 1.0) * _EYE['xyz'.index(name[-1])]
                for name in FRAME_AXIS_FEATURES}
+_ORIGIN_JACOBIAN = rigid_point_jacobian(np.zeros(3))
+_ORIGIN_JACOBIAN.setflags(write=False)
 _POINT_FEATURES = {TOOL: TOOL_POINT_FEATURES, WORLD: WORLD_POINT_FEATURES}
 _AXIS_FEATURES = {TOOL: FRAME_AXIS_FEATURES, WORLD: FRAME_AXIS_FEATURES}
 
@@ -89,6 +91,7 @@ class PointAnchor:
     offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     at: str = 'live'
     _offset: np.ndarray = field(init=False, repr=False, compare=False)
+    _at_origin: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         owner = _owner(self.of)
@@ -109,6 +112,7 @@ class PointAnchor:
         array = np.array(offset)
         array.setflags(write=False)
         object.__setattr__(self, '_offset', array)
+        object.__setattr__(self, '_at_origin', not any(offset))
 
     @property
     def is_region(self) -> bool:
@@ -174,6 +178,8 @@ def locate_point(anchor: PointAnchor, scene: SceneState) -> LocatedPoint:
     T_tool = scene.T_base_tool
     if anchor.of == TOOL:
         R = T_tool[:3, :3]
+        if anchor._at_origin:
+            return LocatedPoint(T_tool[:3, 3].copy(), _ORIGIN_JACOBIAN, R, True)
         r = R @ anchor._offset
         return LocatedPoint(T_tool[:3, 3] + r, rigid_point_jacobian(r), R, True)
     if anchor.of == WORLD:

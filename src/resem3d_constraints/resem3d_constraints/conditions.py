@@ -11,7 +11,7 @@ from .constraint import Constraint
 from .exceptions import ProgramError, quote
 from .linearize import linearize, violation
 from .scene import SceneState
-from .spec import CONDITION_KINDS, condition_fields, CONSTRAINT_KINDS
+from .spec import condition_fields, CONDITION_KINDS, CONSTRAINT_KINDS
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Condition:
 
     kind: str
     constraint: Constraint | None = None
-    object: str | None = None
+    object: str | None = None  # noqa: A003 (the JSON field name)
     min_width_m: float | None = None
 
     def __post_init__(self) -> None:
@@ -62,7 +62,7 @@ class Condition:
 
     @classmethod
     def from_constraint(cls, constraint: Constraint) -> Condition:
-        """The condition that ``constraint`` holds within its tolerance."""
+        """Return the condition that ``constraint`` holds within its tolerance."""
         return cls(kind=constraint.kind, constraint=constraint)
 
     @property
@@ -124,4 +124,3 @@ def check(condition: Condition, scene: SceneState) -> ConditionResult:
                            f'{kind}: value [{values}] {constraint.unit}, violation '
                            f'{worst:.4g} {constraint.unit}, tolerance '
                            f'{constraint.tolerance:.4g} {constraint.unit}')
-

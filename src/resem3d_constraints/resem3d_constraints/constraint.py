@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from .spec import (CONDITION_ONLY_KINDS, constraint_fields, CONSTRAINT_KINDS, DE
 #: Kind-specific parameters of :class:`Constraint`, in the order the JSON form lists them.
 PARAMETERS = ('a', 'b', 'point', 'region', 'min_m', 'max_m', 'offset_m', 'frame', 'angle_rad',
               'min_height_m', 'max_height_m', 'radius_m', 'margin_m')
+
+
+_ANCHORS = {'point': (PointAnchor, 'a point anchor'), 'axis': (AxisAnchor, 'an axis anchor')}
 
 
 def _frozen(values: list[float]) -> np.ndarray:
@@ -38,12 +41,10 @@ def check_kind_fields(owner: object, fields: tuple[Field, ...], kind: str) -> No
             raise ProgramError(name, f'not a field of kind "{kind}"')
     for spec in fields:
         value = spec.check(getattr(owner, spec.name))
-        if spec.type in ('point', 'axis'):
-            wanted, other = ((PointAnchor, AxisAnchor) if spec.type == 'point'
-                             else (AxisAnchor, PointAnchor))
-            if not isinstance(value, wanted):
-                got = f'an {other.__name__}' if isinstance(value, other) else repr(type(value))
-                raise ProgramError(spec.name, f'expected a {wanted.__name__}, got {got}')
+        if spec.value_type in _ANCHORS and not isinstance(value, _ANCHORS[spec.value_type][0]):
+            got = next((text for cls, text in _ANCHORS.values() if isinstance(value, cls)),
+                       f'a {type(value).__name__}')
+            raise ProgramError(spec.name, f'expected {_ANCHORS[spec.value_type][1]}, got {got}')
         object.__setattr__(owner, spec.name, value)
 
 

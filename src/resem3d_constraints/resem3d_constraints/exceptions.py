@@ -47,7 +47,7 @@ class SceneError(ConstraintError, LookupError):
 
 
 def join_path(prefix: str, path: str) -> str:
-    """Join two field paths: ``join_path('stages[0]', 'a.of') == 'stages[0].a.of'``.
+    """Join two field paths, e.g. ``stages[0]`` and ``a.of`` into ``stages[0].a.of``.
 
     ``$`` and the empty string stand for the root on either side.
     """
@@ -61,7 +61,7 @@ def join_path(prefix: str, path: str) -> str:
 
 
 def key_path(key: object) -> str:
-    """Render an object key as a path component that is safe to print on one line.
+    r"""Render an object key as a path component that is safe to print on one line.
 
     Plain identifiers are used as they are (``timeout_s``); anything else becomes a quoted,
     ASCII-escaped and shortened index (``["odd key\\n"]``).

@@ -1,4 +1,4 @@
-"""Signed distance to an oriented box, shared by ``keep_away`` and the controller's collision rows."""
+"""Signed distance to an oriented box (for ``keep_away`` and the controller's collision rows)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,17 @@ def box_signed_distance_local(q_box: np.ndarray, half_extent_m: np.ndarray
         a unit vector. Inside, the gradient is the outward normal of the nearest face (the
         first of equally near ones); outside, the direction from the nearest surface point.
     """
-    excess = np.abs(q_box) - half_extent_m
-    sign = np.where(q_box < 0.0, -1.0, 1.0)
-    outside = np.maximum(excess, 0.0)
-    distance_sq = float(outside @ outside)
+    q = q_box.tolist()
+    excess = [abs(qi) - hi for qi, hi in zip(q, half_extent_m.tolist())]
+    outside = [max(e, 0.0) for e in excess]
+    distance_sq = outside[0] ** 2 + outside[1] ** 2 + outside[2] ** 2
     if distance_sq > 0.0:
         distance = math.sqrt(distance_sq)
-        return distance, sign * outside / distance
-    i = int(np.argmax(excess))
+        return distance, np.array([math.copysign(o / distance, qi) for o, qi in zip(outside, q)])
+    i = max(range(3), key=excess.__getitem__)
     gradient = np.zeros(3)
-    gradient[i] = sign[i]
-    return float(excess[i]), gradient
+    gradient[i] = math.copysign(1.0, q[i])
+    return excess[i], gradient
 
 
 def box_signed_distance(p_base: np.ndarray, center_base: np.ndarray, R_base_box: np.ndarray,

@@ -13,6 +13,10 @@ from .exceptions import ProgramError
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 #: Deepest accepted nesting of arrays and objects.
 MAX_DEPTH = 32
+#: Most arrays and objects accepted in one input: four times what the largest valid program
+#: can hold (32 stages of 64 constraints and conditions, about 25 000), so that junk made of
+#: millions of small containers is refused before Python builds them.
+MAX_CONTAINERS = 100_000
 
 _QUOTE, _BACKSLASH = 0x22, 0x5C
 _STEP = np.zeros(256, dtype=np.int8)
@@ -20,23 +24,24 @@ _STEP[[ord('['), ord('{')]] = 1
 _STEP[[ord(']'), ord('}')]] = -1
 
 
-def nesting_depth(data: bytes) -> int:
-    """Upper bound of the nesting depth a JSON parser reaches on ``data``.
+def scan_nesting(data: bytes) -> tuple[int, int]:
+    """Nesting depth and number of arrays and objects in JSON text, before parsing it.
 
     Brackets inside strings (delimited by quotes preceded by an even number of backslashes)
     are ignored. Runs in linear time without recursion or per-character Python code (a few
-    numpy passes), so it is safe and fast on any input. The result is exact for valid JSON;
-    on malformed text it bounds the depth of the prefix a parser reads before failing.
+    numpy passes), so it is safe and fast on any input. Both numbers are exact for valid JSON;
+    on malformed text the depth bounds that of the prefix a parser reads before failing.
 
     Args:
         data: UTF-8 encoded JSON text.
 
     Returns:
-        The depth; or, when the text has at most 32 opening brackets in all, that count.
+        ``(depth, containers)``; when the text has at most 32 opening brackets in all, both
+        are that count.
     """
     opening = data.count(b'[') + data.count(b'{')
     if opening <= MAX_DEPTH:
-        return opening
+        return opening, opening
     b = np.frombuffer(data, dtype=np.uint8)
     steps = _STEP[b]
     quotes = np.flatnonzero(b == _QUOTE)
@@ -54,21 +59,24 @@ def nesting_depth(data: bytes) -> int:
         steps[inside.view(bool)] = 0
     # Before its first unmatched closing bracket a prefix's running sum is its exact depth;
     # a parser stops there, so the overall maximum bounds what it reaches.
-    return int(np.cumsum(steps, dtype=np.int32).max())
+    depth = int(np.cumsum(steps, dtype=np.int32).max())
+    return depth, int(np.count_nonzero(steps == 1))
 
 
 def load_json(data: str | bytes | bytearray) -> object:
     """Parse untrusted JSON text into Python values.
 
     Checks, in this order: size (at most 10 MiB), UTF-8 encoding (bytes; a leading BOM is
-    dropped), non-empty, nesting depth (at most 32), then JSON syntax. ``NaN`` and
+    dropped), non-empty, nesting depth (at most 32), number of arrays and objects (at most
+    100 000), then JSON syntax. ``NaN`` and
     ``Infinity`` are parsed as floats and rejected later, with their field path, by the
     checks of the program elements.
 
     Raises:
         ProgramError: With path ``$`` and one of the reasons ``input larger than 10 MB``,
-            ``input is not UTF-8 text``, ``empty input``, ``nesting deeper than 32 levels``
-            or ``not valid JSON (line L column C): ...``.
+            ``input is not UTF-8 text``, ``empty input``, ``nesting deeper than 32 levels``,
+            ``more than 100000 arrays and objects`` or
+            ``not valid JSON (line L column C): ...``.
     """
     if len(data) > MAX_INPUT_BYTES:
         raise ProgramError('$', 'input larger than 10 MB')
@@ -85,8 +93,11 @@ def load_json(data: str | bytes | bytearray) -> object:
         text = text[1:]
     if not text.strip():
         raise ProgramError('$', 'empty input')
-    if nesting_depth(raw) > MAX_DEPTH:
+    depth, containers = scan_nesting(raw)
+    if depth > MAX_DEPTH:
         raise ProgramError('$', f'nesting deeper than {MAX_DEPTH} levels')
+    if containers > MAX_CONTAINERS:
+        raise ProgramError('$', f'more than {MAX_CONTAINERS} arrays and objects')
     # JSON values hold no reference cycles: pausing the cycle collector keeps parsing
     # millions of small containers linear in time.
     collecting = gc.isenabled()

@@ -33,8 +33,8 @@ tool-fixed point at ``p``:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -152,7 +152,7 @@ def _above(c: Constraint, scene: SceneState) -> Linearization:
     T = scene.object_pose(region.frame)
     R, t = T[:3, :3], T[:3, 3]
     corners_z = region.corners_obj @ R[2] + t[2]
-    k = int(np.argmax(corners_z))
+    k = int(corners_z.argmax())
     centroid = R @ region.centroid_obj + t
     dx, dy = (p.p_base[:2] - centroid[:2]).tolist()
     horizontal = math.hypot(dx, dy)
@@ -177,7 +177,7 @@ def _above(c: Constraint, scene: SceneState) -> Linearization:
 
 def _box_coordinates(c: Constraint, scene: SceneState
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The constrained point in the region's box axes, its Jacobian, and the half extents."""
+    """Return the point in the region's box axes, its Jacobian, and the half extents."""
     p: LocatedPoint = locate_point(c.point, scene)
     region = scene.region(c.region)
     T = scene.object_pose(region.frame)

@@ -138,8 +138,8 @@ def _arguments(obj: dict, path: str, kind: str, fields: tuple) -> dict[str, Any]
     arguments = {}
     for spec in fields:
         value = obj.get(spec.name)
-        if spec.type in _ANCHOR_KEYS and value is not None:
-            value = _anchor(value, join_path(path, spec.name), spec.type)
+        if spec.value_type in _ANCHOR_KEYS and value is not None:
+            value = _anchor(value, join_path(path, spec.name), spec.value_type)
         arguments[spec.name] = value
     return arguments
 
@@ -176,7 +176,7 @@ def _anchor(obj: Any, path: str, kind: str) -> PointAnchor | AxisAnchor:
 
 # ------------------------------------------------------------------------- serialisation
 def program_to_json(program: ConstraintProgram) -> dict:
-    """The JSON form (plain dicts and lists) of a program; ``parse_program`` inverts it."""
+    """Return the JSON form (plain dicts and lists) of a program; ``parse_program`` inverts it."""
     return {
         'version': PROGRAM_VERSION,
         'name': program.name,

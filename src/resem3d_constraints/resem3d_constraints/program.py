@@ -110,11 +110,11 @@ class Stage:
             object.__setattr__(self, name, value)
 
     def constraints(self) -> tuple[Constraint, ...]:
-        """The subgoal constraints followed by the path constraints."""
+        """Return the subgoal constraints followed by the path constraints."""
         return self.subgoal + self.path
 
     def references(self) -> tuple[tuple[str, str], ...]:
-        """Region (and ``grasped`` object) names used, as ``(field path, name)`` pairs."""
+        """Return the region (and ``grasped`` object) names used, with their field paths."""
         return tuple((join_path(f'{name}[{i}]', path), ref)
                      for name in ('subgoal', 'path', 'pre', 'post')
                      for i, item in enumerate(getattr(self, name))
@@ -167,19 +167,19 @@ class ConstraintProgram:
 
     @property
     def objects(self) -> tuple[str, ...]:
-        """Object names owning the listed regions, in order of first appearance."""
+        """Names of the objects owning the listed regions, in order of first appearance."""
         return tuple(dict.fromkeys(region.split('/', 1)[0] for region in self.regions))
 
     def constraints(self) -> tuple[Constraint, ...]:
-        """Every constraint of every stage, in order (each stage's subgoal, then its path)."""
+        """Return every constraint of every stage, in order (each subgoal, then path)."""
         return tuple(c for stage in self.stages for c in stage.constraints())
 
     def conditions(self) -> tuple[Condition, ...]:
-        """Every condition of every stage, in order (each stage's pre, then its post)."""
+        """Return every condition of every stage, in order (each pre, then post)."""
         return tuple(c for stage in self.stages for c in stage.pre + stage.post)
 
     def stage(self, name: str) -> Stage:
-        """The stage called ``name``.
+        """Return the stage called ``name``.
 
         Raises:
             KeyError: If there is none.

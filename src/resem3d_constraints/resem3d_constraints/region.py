@@ -115,7 +115,7 @@ class Region:
         object.__setattr__(self, '_axis_features', {k: _frozen(v) for k, v in axes.items()})
 
     @property
-    def object(self) -> str:
+    def object_name(self) -> str:
         """Object name: the text of ``name`` before ``/``."""
         return self.name.split('/', 1)[0]
 

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .spec import (ANCHOR_TIMES, CONDITION_KINDS, condition_fields, CONSTRAINT_KINDS,
-                   constraint_fields, Field, FRAME_AXIS_FEATURES, GRIPPER_FIELDS, KIND_DOCS,
+from .spec import (ANCHOR_TIMES, condition_fields, CONDITION_KINDS, constraint_fields,
+                   CONSTRAINT_KINDS, Field, FRAME_AXIS_FEATURES, GRIPPER_FIELDS, KIND_DOCS,
                    MAX_CONDITIONS_PER_LIST, MAX_CONSTRAINTS_PER_STAGE, MAX_LENGTH_M,
                    MAX_REGIONS, MAX_STAGES, NAME_MAX_LENGTH, NAME_PATTERN, PROGRAM_VERSION,
                    REGION_AXIS_FEATURES, REGION_PATTERN, REGION_POINT_FEATURES,
@@ -28,20 +28,20 @@ _REF = '#/$defs/'
 def _property(spec: Field) -> dict[str, Any]:
     refs = {'region': 'region_name', 'object': 'name', 'name': 'name', 'vector3': 'vector3',
             'point': 'point_anchor', 'axis': 'axis_anchor', 'gripper': 'gripper'}
-    if spec.type in refs:
-        out: dict[str, Any] = {'$ref': _REF + refs[spec.type]}
-    elif spec.type == 'number':
+    if spec.value_type in refs:
+        out: dict[str, Any] = {'$ref': _REF + refs[spec.value_type]}
+    elif spec.value_type == 'number':
         out = {'type': 'number'}
         if spec.minimum is not None:
             out['exclusiveMinimum' if spec.exclusive_minimum else 'minimum'] = spec.minimum
         if spec.maximum is not None:
             out['maximum'] = spec.maximum
-    elif spec.type == 'boolean':
+    elif spec.value_type == 'boolean':
         out = {'type': 'boolean'}
-    elif spec.type == 'choice':
+    elif spec.value_type == 'choice':
         out = {'enum': list(spec.choices)}
     else:
-        raise ValueError(f'no schema for field type {spec.type!r}')
+        raise ValueError(f'no schema for field type {spec.value_type!r}')
     if spec.nullable:
         out = {'anyOf': [out, {'type': 'null'}]}
     if spec.default is not None:
@@ -54,7 +54,7 @@ def _object(fields: tuple[Field, ...], extra: dict[str, Any] | None = None,
             description: str = '') -> dict[str, Any]:
     properties = dict(extra or {})
     properties.update({f.name: _property(f) for f in fields})
-    required = [name for name in (extra or {})] + [f.name for f in fields if f.required]
+    required = list(extra or {}) + [f.name for f in fields if f.required]
     out = {'type': 'object', 'additionalProperties': False, 'required': required,
            'properties': properties}
     if description:
@@ -118,7 +118,7 @@ def build_schema() -> dict[str, Any]:
     defs['constraint'] = {'oneOf': [{'$ref': f'{_REF}constraint_{k}'} for k in CONSTRAINT_KINDS]}
     defs['condition'] = {'oneOf': [{'$ref': f'{_REF}condition_{k}'} for k in CONDITION_KINDS]}
     defs['gripper'] = _object(GRIPPER_FIELDS, description='Gripper action.')
-    stage = _object(tuple(f for f in STAGE_FIELDS if f.type != 'list'),
+    stage = _object(tuple(f for f in STAGE_FIELDS if f.value_type != 'list'),
                     description='A stage: reach the subgoal while holding the path '
                                 'constraints, then run the gripper action; done when every '
                                 'post condition holds.')
@@ -154,10 +154,10 @@ def build_schema() -> dict[str, Any]:
 
 
 def program_schema() -> dict[str, Any]:
-    """The shipped JSON Schema of constraint programs (a fresh dict on every call)."""
+    """Return the shipped JSON Schema of constraint programs (a fresh dict per call)."""
     return json.loads(SCHEMA_PATH.read_text(encoding='utf-8'))
 
 
 def schema_text() -> str:
-    """:func:`build_schema` as the text of the shipped file."""
+    """Return :func:`build_schema` as the text of the shipped file."""
     return json.dumps(build_schema(), indent=2) + '\n'

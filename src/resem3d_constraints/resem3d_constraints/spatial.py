@@ -18,7 +18,7 @@ ZERO_JACOBIAN_3.setflags(write=False)
 
 
 def skew(v: np.ndarray) -> np.ndarray:
-    """Return the (3, 3) matrix ``[v]x`` such that ``skew(v) @ w == cross(v, w)``."""
+    """Return the (3, 3) cross-product matrix ``[v]x`` of ``v``: ``[v]x @ w == v x w``."""
     x, y, z = (float(c) for c in v)
     return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
 

@@ -6,10 +6,10 @@ JSON Schema. Lengths are in metres (fields ending ``_m``), angles in radians (``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import numbers
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,9 +67,10 @@ class Field:
 
     Attributes:
         name: Field name, identical in JSON and in the dataclass.
-        type: ``number``, ``boolean``, ``choice``, ``region`` (a region name ``object/part``),
-            ``object`` (an object frame name), ``vector3`` (3 numbers), ``point`` (a point
-            anchor) or ``axis`` (an axis anchor).
+        value_type: ``number``, ``boolean``, ``choice``, ``name``, ``region`` (a region name
+            ``object/part``), ``object`` (an object frame name), ``vector3`` (3 numbers),
+            ``point`` (a point anchor), ``axis`` (an axis anchor), and for stages ``list`` and
+            ``gripper``.
         required: Whether the field must be given.
         default: Value used when the field is absent (None: no value).
         minimum: Lower bound of a number, inclusive unless ``exclusive_minimum``.
@@ -81,7 +82,7 @@ class Field:
     """
 
     name: str
-    type: str
+    value_type: str
     required: bool = False
     default: Any = None
     minimum: float | None = None
@@ -103,22 +104,22 @@ class Field:
             if self.required:
                 raise ProgramError(self.name, 'missing required field')
             return self.default
-        if self.type == 'number':
+        if self.value_type == 'number':
             return check_number(self.name, value, self.minimum, self.maximum,
                                 self.exclusive_minimum)
-        if self.type == 'boolean':
+        if self.value_type == 'boolean':
             if not isinstance(value, bool):
                 raise ProgramError(self.name, f'expected true or false, got {describe(value)}')
             return value
-        if self.type == 'choice':
+        if self.value_type == 'choice':
             return check_choice(self.name, value, self.choices)
-        if self.type == 'region':
+        if self.value_type == 'region':
             return check_region_name(self.name, value)
-        if self.type == 'object':
+        if self.value_type == 'object':
             return check_name(self.name, value, 'object name')
-        if self.type == 'name':
+        if self.value_type == 'name':
             return check_name(self.name, value)
-        if self.type == 'vector3':
+        if self.value_type == 'vector3':
             return check_vector3(self.name, value, self.maximum)
         return value
 
@@ -219,12 +220,12 @@ _COMMON_FIELDS = (
 
 
 def unit(kind: str) -> str:
-    """Unit of a kind's value, tolerance and margin: ``'m'`` or ``'rad'``."""
+    """Return the unit of a kind's value, tolerance and margin: ``'m'`` or ``'rad'``."""
     return 'rad' if kind in ANGULAR_KINDS else 'm'
 
 
 def tolerance_field(kind: str) -> Field:
-    """The ``tolerance`` field of a geometric kind, bounded in the kind's unit."""
+    """Return the ``tolerance`` field of a geometric kind, bounded in the kind's unit."""
     if unit(kind) == 'rad':
         return Field('tolerance', 'number', default=DEFAULT_TOLERANCE_RAD, minimum=0.0,
                      maximum=MAX_TOLERANCE_RAD,
@@ -235,17 +236,17 @@ def tolerance_field(kind: str) -> Field:
 
 
 def kind_fields(kind: str) -> tuple[Field, ...]:
-    """The geometric fields of a kind (anchors and parameters), without the common ones."""
+    """Return the fields of a kind (anchors and parameters), without the common ones."""
     return _KIND_FIELDS[kind]
 
 
 def constraint_fields(kind: str) -> tuple[Field, ...]:
-    """Every field a constraint of ``kind`` accepts, ``kind`` itself excluded."""
+    """Return every field a constraint of ``kind`` accepts, ``kind`` itself excluded."""
     return _KIND_FIELDS[kind] + (tolerance_field(kind),) + _COMMON_FIELDS
 
 
 def condition_fields(kind: str) -> tuple[Field, ...]:
-    """Every field a condition of ``kind`` accepts, ``kind`` itself excluded."""
+    """Return every field a condition of ``kind`` accepts, ``kind`` itself excluded."""
     if kind in CONDITION_ONLY_KINDS:
         return _KIND_FIELDS[kind]
     return _KIND_FIELDS[kind] + (tolerance_field(kind),)

@@ -85,7 +85,7 @@ class ControllerConfig:
     max_collision_rows: int = 6
     collision_margin_m: float = 0.01
     collision_activation_m: float = 0.10
-    spheres_per_link: int = 8
+    spheres_per_link: int = 12
     self_collision: bool = True
     max_input_age_s: float = 0.05
     max_target_age_s: float = 0.25
@@ -113,8 +113,8 @@ class ControllerConfig:
         for name in ('max_hard_rows', 'max_collision_rows'):
             if not 0 <= getattr(self, name) <= 64:
                 raise ConfigError(f'{name}: must be in [0, 64], got {getattr(self, name)}')
-        if not 1 <= self.spheres_per_link <= 8:
-            raise ConfigError(f'spheres_per_link: must be in [1, 8], got {self.spheres_per_link}')
+        if not 1 <= self.spheres_per_link <= 16:
+            raise ConfigError(f'spheres_per_link: must be in [1, 16], got {self.spheres_per_link}')
         if self.osqp_max_iter < 1:
             raise ConfigError(f'osqp_max_iter: must be >= 1, got {self.osqp_max_iter}')
         if len(self.acceleration_limits_rad_s2) != len(self.arm_joints):

@@ -53,6 +53,7 @@ class ControlCommand:
         detail: Human-readable reason for a non-tracking status.
         qp_iterations: OSQP iterations (0 without a solve).
         max_slack: Largest slack of a hard/collision row (0 when all were met).
+        subgoal_reached: Every subgoal constraint of the stage is within its tolerance.
     """
 
     dq_rad_s: np.ndarray
@@ -61,6 +62,7 @@ class ControlCommand:
     detail: str = ''
     qp_iterations: int = 0
     max_slack: float = 0.0
+    subgoal_reached: bool = False
 
 
 @dataclass
@@ -69,6 +71,8 @@ class _Targets:
     hard: list[rc.Constraint] = field(default_factory=list)
     scene: rc.SceneState | None = None
     stamp_s: float = -math.inf
+    subgoal: frozenset[int] = frozenset()      # ids of the stage's subgoal constraints
+    gripper: GripperCommand | None = None      # issued once the subgoal is reached
 
 
 class JointVelocityController:
@@ -112,8 +116,16 @@ class JointVelocityController:
                                  stamp_s)
 
     def set_constraints(self, constraints: Iterable[rc.Constraint], scene: rc.SceneState,
-                        stamp_s: float) -> None:
+                        stamp_s: float, subgoal: Iterable[rc.Constraint] = (),
+                        gripper: GripperCommand | None = None) -> None:
         """Track constraints on ``scene``: soft ones as costs, hard ones as QP rows.
+
+        Args:
+            constraints: Every constraint to track.
+            scene: The scene they are evaluated in; updated in place by its owner.
+            stamp_s: Time the scene was last updated [s].
+            subgoal: Those of ``constraints`` whose satisfaction sets ``subgoal_reached``.
+            gripper: Command issued once, at the first tick the subgoal is reached.
 
         Raises:
             InputError: if the hard constraints need more rows than ``max_hard_rows``.
@@ -125,13 +137,19 @@ class JointVelocityController:
         if rows > self.config.max_hard_rows:
             raise InputError(f'hard constraints need {rows} rows, capacity is '
                              f'{self.config.max_hard_rows} (max_hard_rows)')
-        self._targets = _Targets([ConstraintTask(c, scene) for c in soft], hard, scene, stamp_s)
+        self._targets = _Targets([ConstraintTask(c, scene) for c in soft], hard, scene, stamp_s,
+                                 frozenset(id(c) for c in subgoal), gripper)
 
     def set_stage(self, stage: rc.Stage, scene: rc.SceneState, stamp_s: float) -> None:
-        """Track a stage's subgoal and path constraints; queue its gripper action."""
-        self.set_constraints(tuple(stage.subgoal) + tuple(stage.path), scene, stamp_s)
-        self._pending_gripper = (GripperCommand.from_stage_action(stage.gripper)
-                                 if stage.gripper is not None else None)
+        """Track a stage's subgoal and path constraints.
+
+        The stage's gripper action is issued (once) when its subgoal is reached: at the first
+        tick if it has no subgoal, so a stage may move to a grasp pose and then grasp.
+        """
+        gripper = (GripperCommand.from_stage_action(stage.gripper)
+                   if stage.gripper is not None else None)
+        self.set_constraints(tuple(stage.subgoal) + tuple(stage.path), scene, stamp_s,
+                             subgoal=stage.subgoal, gripper=gripper)
 
     def command_gripper(self, command: GripperCommand) -> None:
         """Queue a gripper command for the next tick's output."""
@@ -174,7 +192,11 @@ class JointVelocityController:
                               f'joint state {1e3 * (now_s - q_stamp_s):.0f} ms old', gripper)
         targets = self._targets
         if not targets.tasks and not targets.hard:
-            return self._stop(ControlStatus.IDLE, 'no targets', gripper)
+            if gripper is None and targets.gripper is not None:   # a gripper-only stage
+                gripper, targets.gripper = targets.gripper, None
+            command = self._stop(ControlStatus.IDLE, 'no targets', gripper)
+            command.subgoal_reached = True
+            return command
         if now_s - targets.stamp_s > cfg.max_target_age_s:
             return self._stop(ControlStatus.STALE_TARGET,
                               f'targets {1e3 * (now_s - targets.stamp_s):.0f} ms old', gripper)
@@ -200,13 +222,19 @@ class JointVelocityController:
             H += J.T @ WJ
             g -= WJ.T @ v
 
+        reached = True
+        for task in targets.tasks:
+            if id(getattr(task, 'constraint', None)) in targets.subgoal:
+                reached &= task.last_violation <= task.constraint.tolerance
         A_parts, l_parts, u_parts = [], [], []
         for constraint in targets.hard:
-            A_h, l_h, u_h = hard_constraint_rows(constraint, targets.scene, T_tool, J_tool,
-                                                 cfg.hard_row_gain_per_s)
+            A_h, l_h, u_h, worst = hard_constraint_rows(constraint, targets.scene, T_tool, J_tool,
+                                                        cfg.hard_row_gain_per_s)
             A_parts.append(A_h)
             l_parts.append(l_h)
             u_parts.append(u_h)
+            if id(constraint) in targets.subgoal:
+                reached &= worst <= constraint.tolerance
         collision = self.collision.rows(cfg.max_collision_rows, cfg.hard_row_gain_per_s)
         if len(collision.lower):
             A_parts.append(collision.jacobian)
@@ -222,8 +250,11 @@ class JointVelocityController:
             return self._stop(ControlStatus.QP_FAILED, f'OSQP: {solution.status}', gripper)
         self.dq_prev_rad_s = solution.dq
         max_slack = float(np.max(np.abs(solution.slack))) if len(solution.slack) else 0.0
+        reached = reached and bool(targets.subgoal or targets.gripper)
+        if reached and targets.gripper is not None and gripper is None:
+            gripper, targets.gripper = targets.gripper, None
         return ControlCommand(solution.dq, gripper, ControlStatus.TRACKING, '',
-                              solution.iterations, max_slack)
+                              solution.iterations, max_slack, reached)
 
     def _stop(self, status: ControlStatus, detail: str, gripper: GripperCommand | None
               ) -> ControlCommand:

@@ -97,6 +97,7 @@ class ConstraintTask(Task):
         self.constraint = constraint
         self.scene = scene
         self._angular = constraint.kind in ANGULAR_KINDS
+        self.last_violation = math.inf   # max |violation| at the last rows() call
 
     def linearize(self, T_base_tool: np.ndarray) -> rc.Linearization:
         """Linearisation of the constraint with the scene's tool pose set to ``T_base_tool``."""
@@ -110,14 +111,16 @@ class ConstraintTask(Task):
         lin = self.linearize(T_base_tool)
         gain = self.constraint.gain or gain_per_s
         limit = max_angular_rad_s if self._angular else max_linear_m_s
-        velocity = _cap(-gain * rc.violation(lin), limit)
+        residual = rc.violation(lin)
+        self.last_violation = float(np.abs(residual).max())
+        velocity = _cap(-gain * residual, limit)
         weight = np.full(len(velocity), self.constraint.weight)
         return TaskRows(lin.jacobian @ J_tool, velocity, weight)
 
 
 def hard_constraint_rows(constraint: rc.Constraint, scene: rc.SceneState, T_base_tool: np.ndarray,
                          J_tool: np.ndarray, gain_per_s: float
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Velocity-damper rows keeping a hard constraint inside its band.
 
     ``gain * (lower - value) <= J dq <= gain * (upper - value)``: inside the band the rows let
@@ -125,7 +128,8 @@ def hard_constraint_rows(constraint: rc.Constraint, scene: rc.SceneState, T_base
     violated row pulls the value back at rate ``gain * violation``.
 
     Returns:
-        (jacobian (m, n), lower (m,), upper (m,)); infinite bounds stay infinite.
+        (jacobian (m, n), lower (m,), upper (m,), max |violation|); infinite bounds stay
+        infinite.
     """
     scene.T_base_tool = T_base_tool
     lin = rc.linearize(constraint, scene)
@@ -133,4 +137,5 @@ def hard_constraint_rows(constraint: rc.Constraint, scene: rc.SceneState, T_base
     with np.errstate(invalid='ignore'):
         lower = np.where(np.isfinite(lin.lower), gain * (lin.lower - lin.value), -np.inf)
         upper = np.where(np.isfinite(lin.upper), gain * (lin.upper - lin.value), np.inf)
-    return lin.jacobian @ J_tool, lower, upper
+    return (lin.jacobian @ J_tool, lower, upper,
+            float(np.abs(rc.violation(lin)).max()))

@@ -142,7 +142,7 @@ def _tcp_to_point_program(point):
     })
 
 
-def test_constraint_stage_is_tracked_and_its_gripper_command_issued_once(controller, robot):
+def test_constraint_stage_is_tracked_and_grasps_once_its_subgoal_is_reached(controller, robot):
     program = _tcp_to_point_program([0.45, 0.1, 0.3])
     stage = program.stages[0]
     robot.update(Q_HOME_RAD)
@@ -150,13 +150,28 @@ def test_constraint_stage_is_tracked_and_its_gripper_command_issued_once(control
     controller.set_stage(stage, scene, 0.0)
     arm = KinematicArm(Q_HOME_RAD, controller.limits, controller.config.dt_s)
     commands = _run(controller, arm, 2500)
-    assert commands[0].gripper == GripperCommand('grasp', 0.03, 30.0, 0.05)
-    assert all(c.gripper is None for c in commands[1:])
+    issued = [i for i, c in enumerate(commands) if c.gripper is not None]
+    first_reached = next(i for i, c in enumerate(commands) if c.subgoal_reached)
+    assert issued == [first_reached] and first_reached > 100
+    assert commands[first_reached].gripper == GripperCommand('grasp', 0.03, 30.0, 0.05)
     scene.T_base_tool = robot.forward_tool_pose(arm.q_rad)
     for constraint in stage.subgoal:
         residual = rc.violation(rc.linearize(constraint, scene))
         assert np.abs(residual).max() <= constraint.tolerance, constraint.kind
     assert arm.violations.total == 0
+
+
+def test_gripper_only_stage_issues_its_command_at_once(controller, q_home):
+    program = rc.parse_program({
+        'version': 1, 'name': 'open', 'regions': [], 'stages': [{
+            'name': 'open', 'timeout_s': 1.0, 'gripper': {'action': 'open'},
+            'post': [{'kind': 'gripper_open', 'min_width_m': 0.07}]}]})
+    robot_scene = rc.SceneState(T_base_tool=np.eye(4))
+    controller.set_stage(program.stages[0], robot_scene, 0.0)
+    first = controller.step(q_home, 0.0)
+    assert first.gripper is not None and first.gripper.action == 'open'
+    assert first.gripper.width_m == pytest.approx(0.08)
+    assert controller.step(q_home, 0.001).gripper is None
 
 
 def test_hard_rows_beyond_capacity_are_refused(robot):
