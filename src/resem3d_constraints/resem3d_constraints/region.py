@@ -153,7 +153,7 @@ class Region:
         centroid = P.mean(axis=0)
         X = P - centroid
         cov = X.T @ X / len(P)
-        eigenvalues, eigenvectors = np.linalg.eigh(cov)
+        _, eigenvectors = np.linalg.eigh(cov)
         if not np.any(X):
             axes = _EYE.copy()
         else:

@@ -123,6 +123,7 @@ def run_pink_pose(targets: list[np.ndarray], window: int, solver: str, tool_fram
 
     # qpsolvers warns on every call that it converts pink's dense matrices for OSQP.
     warnings.filterwarnings('ignore', message='Converted matrix', module='qpsolvers')
+    warnings.filterwarnings('ignore', category=PendingDeprecationWarning, module='osqp')
     robot = JointVelocityController(pose_problem_config()).robot
     configuration = pink.Configuration(robot.model, robot.model.createData(), Q_HOME_RAD.copy())
     frame_task = FrameTask(tool_frame, position_cost=1.0, orientation_cost=1.0)
