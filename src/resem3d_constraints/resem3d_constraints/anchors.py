@@ -39,9 +39,11 @@ _AXIS_FEATURES = {TOOL: FRAME_AXIS_FEATURES, WORLD: FRAME_AXIS_FEATURES}
 
 def _owner(of: object) -> str:
     """Return ``'tool'``, ``'world'`` or ``'region'`` for an anchor's ``of`` field."""
+    if not isinstance(of, str):
+        raise ProgramError('of', f'expected a string, got {describe(of)}')
     if of in (TOOL, WORLD):
         return of
-    if isinstance(of, str) and '/' not in of:
+    if '/' not in of:
         raise ProgramError('of', f'unknown anchor owner {quote(of)}; expected "tool", "world" '
                                  'or a region name object/part')
     check_region_name('of', of)

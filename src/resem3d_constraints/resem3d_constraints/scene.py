@@ -12,6 +12,14 @@ from .exceptions import SceneError
 from .region import Region
 
 
+def _inverse(T: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid transform (4, 4)."""
+    inverse = np.eye(4)
+    inverse[:3, :3] = T[:3, :3].T
+    inverse[:3, 3] = -T[:3, :3].T @ T[:3, 3]
+    return inverse
+
+
 def _pose(name: str, T: np.ndarray) -> np.ndarray:
     try:
         T = np.asarray(T, dtype=float)
@@ -35,7 +43,12 @@ class SceneState:
         T_base_obj: Pose (4, 4) of every object frame in the base frame, by frame name.
         regions: Regions by name (``object/part``), stored in their object frame.
         held: Object frames rigidly attached to the tool: their pose moves with the tool, so
-            ``live`` anchors on them have a non-zero derivative wrt the tool twist.
+            ``live`` anchors on them have a non-zero derivative wrt the tool twist. When a
+            frame becomes held (in the constructor, by :meth:`grasp` or by assigning
+            ``held``) its pose relative to the tool is recorded, and its live pose is from then
+            on ``T_base_tool @ T_tool_obj``: consistent with the tool pose at every controller
+            tick, not only when perception reports. :meth:`set_object_pose` re-anchors it;
+            releasing it freezes its last live pose into ``T_base_obj``.
         T_base_obj_init: Object poses frozen at the start of the stage, read by anchors with
             ``at='init'``. Defaults to ``T_base_obj`` itself (the same mapping): call
             :meth:`freeze_init_poses` at the start of each stage.
@@ -59,7 +72,41 @@ class SceneState:
         else:
             self.T_base_obj_init = {k: _pose(f'T_base_obj_init[{k!r}]', T)
                                     for k, T in self.T_base_obj_init.items()}
-        self.held = frozenset(self.held)
+        self._T_tool_obj: dict[str, np.ndarray] = {}
+        self.held = frozenset(self.held)     # records the grasp transforms (__setattr__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == 'held' and '_T_tool_obj' in self.__dict__:
+            self._update_grasps(frozenset(value))
+            value = frozenset(value)
+        object.__setattr__(self, name, value)
+
+    def _update_grasps(self, held: frozenset[str]) -> None:
+        """Record tool-relative poses of newly held frames; freeze released ones."""
+        for frame in list(self._T_tool_obj):
+            if frame not in held:
+                self.T_base_obj[frame] = self.T_base_tool @ self._T_tool_obj.pop(frame)
+        T_tool_base = None
+        for frame in held:
+            if frame not in self._T_tool_obj and frame in self.T_base_obj:
+                if T_tool_base is None:
+                    T_tool_base = _inverse(self.T_base_tool)
+                self._T_tool_obj[frame] = T_tool_base @ self.T_base_obj[frame]
+
+    def grasp(self, frame: str) -> None:
+        """Attach an object frame to the tool at its current relative pose."""
+        self.held = self.held | {frame}
+
+    def release(self, frame: str) -> None:
+        """Detach an object frame; it stays where the tool left it."""
+        self.held = self.held - {frame}
+
+    def set_object_pose(self, frame: str, T_base_obj: np.ndarray) -> None:
+        """Report a measured object pose (perception); re-anchors the grasp of a held frame."""
+        T = _pose(f'T_base_obj[{frame!r}]', T_base_obj)
+        self.T_base_obj[frame] = T
+        if frame in self._T_tool_obj:
+            self._T_tool_obj[frame] = _inverse(self.T_base_tool) @ T
 
     def replace_tool_pose(self, T_base_tool: np.ndarray) -> SceneState:
         """Return a shallow copy with another tool pose; the mappings are shared, not copied."""
@@ -68,8 +115,9 @@ class SceneState:
         return scene
 
     def freeze_init_poses(self) -> None:
-        """Copy the current object poses into ``T_base_obj_init`` (call at a stage start)."""
-        self.T_base_obj_init = {k: np.array(T, dtype=float) for k, T in self.T_base_obj.items()}
+        """Copy the current (live) object poses into ``T_base_obj_init`` (at a stage start)."""
+        self.T_base_obj_init = {k: np.array(self.object_pose(k), dtype=float)
+                                for k in self.T_base_obj}
 
     def region(self, name: str) -> Region:
         """Return the region called ``name``.
@@ -88,6 +136,10 @@ class SceneState:
         Raises:
             SceneError: If the scene has no pose for the frame.
         """
+        if at == 'live':
+            T_tool_obj = self._T_tool_obj.get(frame)
+            if T_tool_obj is not None:
+                return self.T_base_tool @ T_tool_obj
         poses = self.T_base_obj if at == 'live' else self.T_base_obj_init
         try:
             return poses[frame]

@@ -42,7 +42,8 @@ def apply_tool_twist(scene: SceneState, xi: np.ndarray) -> SceneState:
     moved_tool[:3, :3] = E @ T_tool[:3, :3]
     moved_tool[:3, 3] = t_tool + xi[:3]
     poses = {}
-    for frame, T in scene.T_base_obj.items():
+    for frame in scene.T_base_obj:
+        T = scene.object_pose(frame)          # live: a held frame follows the tool
         if frame in scene.held:
             T = T.copy()
             T[:3, :3] = E @ T[:3, :3]

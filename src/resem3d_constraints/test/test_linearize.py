@@ -100,6 +100,7 @@ def test_keep_away_jacobian_inside_the_box(point, region):
     # Put the tool inside the box, off-centre so that the nearest face is unique.
     inner = box.center_obj + box.axes_obj @ (0.2 * box.extent_m * np.array([1.0, -0.5, 0.3]))
     scene.T_base_tool[:3, 3] = T[:3, :3] @ inner + T[:3, 3]
+    scene.set_object_pose(box.frame, T)     # a held box moved with the tool: put it back
     constraint = Constraint('keep_away', point=POINTS['tcp'], region=REGIONS[region],
                             margin_m=0.01)
     assert linearize(constraint, scene).value[0] < 0.0

@@ -70,3 +70,39 @@ def test_lookups_raise_scene_error():
         scene.region('kettle/spout')
     with pytest.raises(SceneError, match="no init pose for object frame 'kettle'"):
         scene.object_pose('kettle', 'init')
+
+
+def _shifted(T, dx):
+    moved = np.array(T, dtype=float)
+    moved[0, 3] += dx
+    return moved
+
+
+def test_a_held_object_follows_the_tool_at_every_tool_update():
+    T_mug = np.eye(4)
+    T_mug[:3, 3] = [0.5, 0.0, 0.1]
+    scene = SceneState(T_base_tool=np.eye(4), T_base_obj={'mug': T_mug})
+    scene.grasp('mug')
+    scene.T_base_tool = _shifted(np.eye(4), 0.2)             # what the controller does per tick
+    np.testing.assert_allclose(scene.object_pose('mug')[:3, 3], [0.7, 0.0, 0.1])
+    np.testing.assert_allclose(scene.object_pose('mug', 'init')[:3, 3], [0.5, 0.0, 0.1])
+    scene.freeze_init_poses()
+    np.testing.assert_allclose(scene.object_pose('mug', 'init')[:3, 3], [0.7, 0.0, 0.1])
+
+
+def test_release_leaves_the_object_where_the_tool_put_it():
+    scene = SceneState(T_base_tool=np.eye(4), T_base_obj={'mug': np.eye(4)}, held={'mug'})
+    scene.T_base_tool = _shifted(np.eye(4), 0.3)
+    scene.release('mug')
+    assert scene.held == frozenset()
+    scene.T_base_tool = np.eye(4)
+    np.testing.assert_allclose(scene.object_pose('mug')[:3, 3], [0.3, 0.0, 0.0])
+
+
+def test_a_measured_pose_re_anchors_the_grasp():
+    scene = SceneState(T_base_tool=np.eye(4), T_base_obj={'mug': np.eye(4)}, held={'mug'})
+    scene.set_object_pose('mug', _shifted(np.eye(4), 0.05))   # it slipped 5 cm in the grasp
+    scene.T_base_tool = _shifted(np.eye(4), 0.1)
+    np.testing.assert_allclose(scene.object_pose('mug')[:3, 3], [0.15, 0.0, 0.0])
+    with pytest.raises(SceneError):
+        scene.set_object_pose('mug', np.full((4, 4), np.nan))

@@ -115,10 +115,16 @@ def run_ours_pose(controller: JointVelocityController, T_target: np.ndarray,
 
 
 def run_pink_pose(targets: list[np.ndarray], window: int, solver: str, tool_frame: str,
-                  dt_s: float, damping: float) -> list[float]:
-    """Time pink's step on the first ``window`` ticks towards each target."""
+                  dt_s: float, damping: float) -> tuple[list[float], int]:
+    """Time pink's step on the first ``window`` ticks towards each target.
+
+    Returns:
+        (step times [us], number of steps where pink found no solution; those are timed too
+        and the arm holds still for that tick).
+    """
     import pink
     import pinocchio as pin
+    from pink.exceptions import NoSolutionFound
     from pink.tasks import FrameTask, PostureTask
 
     # qpsolvers warns on every call that it converts pink's dense matrices for OSQP.
@@ -131,16 +137,22 @@ def run_pink_pose(targets: list[np.ndarray], window: int, solver: str, tool_fram
     posture_task.set_target(Q_HOME_RAD)
     tasks = [frame_task, posture_task]
     steps: list[float] = []
+    failures = 0
     for T in targets:
         frame_task.set_target(pin.SE3(T[:3, :3], T[:3, 3]))
         q = Q_HOME_RAD.copy()
         for _ in range(window):
             t0 = time.perf_counter()
             configuration.update(q)
-            velocity = pink.solve_ik(configuration, tasks, dt_s, solver=solver, damping=damping)
+            try:
+                velocity = pink.solve_ik(configuration, tasks, dt_s, solver=solver,
+                                         damping=damping)
+            except NoSolutionFound:
+                velocity = np.zeros(len(q))
+                failures += 1
             steps.append((time.perf_counter() - t0) * 1e6)
             q = configuration.integrate(velocity, dt_s)
-    return steps
+    return steps, failures
 
 
 def mixed_problem(controller: JointVelocityController, seed: int
@@ -221,16 +233,13 @@ def run_mixed(seeds: int, ticks: int) -> tuple[list[float], int, int]:
         controller.set_obstacles(obstacles)
         controller.set_constraints(constraints, scene, 0.0)
         arm = KinematicArm(Q_HOME_RAD, controller.limits, controller.config.dt_s)
-        T_tool_kettle = np.linalg.inv(scene.T_base_tool) @ scene.T_base_obj['kettle']
         for _ in range(ticks):
             now = arm.t_s
             controller.refresh_targets(now)
             t0 = time.perf_counter()
             command = controller.step(arm.q_rad, now)
             steps.append((time.perf_counter() - t0) * 1e6)
-            arm.apply(command.dq_rad_s)
-            # The held kettle follows the tool (what tracking would report).
-            scene.T_base_obj['kettle'] = controller.robot.forward_tool_pose(arm.q_rad) @ T_tool_kettle
+            arm.apply(command.dq_rad_s)   # the held kettle moves with the tool (SceneState)
         violations += arm.violations.total
     return steps, violations, constraint_count
 
@@ -271,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     reach_times = [r.reach_time_s for r in runs if r.reached]
 
     pink_p50: dict[str, float] = {}
+    pink_failures: dict[str, int] = {}
     for solver in installed_pink_solvers():
-        steps = run_pink_pose(targets, args.window, solver, config.tool_frame, config.dt_s,
-                              config.damping)
+        steps, pink_failures[solver] = run_pink_pose(targets, args.window, solver,
+                                                     config.tool_frame, config.dt_s,
+                                                     config.damping)
         pink_p50[solver] = float(np.percentile(steps, 50))
     mixed_steps, mixed_violations, constraint_count = run_mixed(args.mixed_seeds,
                                                                 args.mixed_ticks)
@@ -293,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         'ours_mixed_p99_us': float(np.percentile(mixed_steps, 99)),
         'mixed_constraints': constraint_count,
         'pink_p50_us': pink_p50,
+        'pink_no_solution_steps': pink_failures,
         'pink_osqp_p50_us': pink_p50.get('osqp'),
         'pink_best_p50_us': pink_p50[best_solver] if best_solver else None,
         'pink_best_solver': best_solver,

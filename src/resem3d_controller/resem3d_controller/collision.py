@@ -154,17 +154,32 @@ class CollisionModel:
         self_collision: Whether to build self-collision pairs.
         q_reference_rad: Configuration at which touching pairs are treated as permanent
             contacts and dropped (defaults to the middle of the joint range).
+        refresh_ticks: Calls of :meth:`rows` between two searches over all pairs.
+        refresh_margin_m: Extra distance within which the search keeps pairs [m].
+        cache_size: Most pairs kept between searches.
     """
 
     def __init__(self, robot: RobotModel, spheres_per_body: int = 3, margin_m: float = 0.02,
                  activation_m: float = 0.1, self_collision: bool = True,
-                 q_reference_rad: np.ndarray | None = None) -> None:
+                 q_reference_rad: np.ndarray | None = None, refresh_ticks: int = 10,
+                 refresh_margin_m: float = 0.04, cache_size: int = 24) -> None:
         self.robot = robot
+        self.refresh_ticks = refresh_ticks
+        self.refresh_margin_m = refresh_margin_m
+        self.cache_size = cache_size
+        self._cache: _PairCache | None = None
+        self._parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._last_part = 'both'
+        self._ticks_since_refresh = 0
         self.spheres = build_sphere_set(robot, spheres_per_body)
         self.margin_m = margin_m
         self.activation_m = activation_m
         self._frames = [int(f) for f in np.unique(self.spheres.frame_ids)]
         self._sphere_slot = np.searchsorted(np.asarray(self._frames), self.spheres.frame_ids)
+        # One pinocchio frame per sphere centre: positions and Jacobians of the few spheres in
+        # critical pairs then come from C++ at every tick.
+        self._centre_frames = [robot.point_frame(int(f), c) for f, c in
+                               zip(self.spheres.frame_ids, self.spheres.centers_frame)]
         self._build_body_spheres()
         self.obstacles: list[Obstacle] = []
         self.pairs = np.zeros((0, 2), dtype=int)
@@ -238,14 +253,14 @@ class CollisionModel:
     def set_obstacles(self, obstacles: list[Obstacle]) -> None:
         """Replace the scene obstacles (e.g. keep-away regions, the table)."""
         self.obstacles = list(obstacles)
+        self._cache = None
 
     def _sphere_centres(self) -> np.ndarray:
         """Sphere centres (k, 3) in the base frame at the robot's last update.
 
-        Also caches the frame positions and the bodies' bounding-sphere centres of this tick.
+        Also caches the bodies' bounding-sphere centres of this tick.
         """
         poses = np.stack([self.robot.frame_pose(f) for f in self._frames])
-        self._frame_positions = poses[:, :3, 3]
         R = poses[self._sphere_slot, :3, :3]
         p = poses[self._sphere_slot, :3, 3]
         slot = self._group_slot
@@ -253,20 +268,25 @@ class CollisionModel:
                                          self._group_centre_frame) + poses[slot, :3, 3])
         return np.einsum('kij,kj->ki', R, self.spheres.centers_frame) + p
 
-    def _candidates(self, activation_m: float = np.inf) -> tuple[np.ndarray, ...]:
+    def _candidates(self, activation_m: float = np.inf, self_pairs: bool = True,
+                    obstacles: bool = True) -> tuple[np.ndarray, ...]:
         """Self-collision and sphere-obstacle pairs closer than ``activation_m``.
 
         Returns:
             (clearance (c,) [m], normal (c, 3) from b to a, point_a (c, 3), point_b (c, 3),
-            sphere_a (c,), sphere_b (c,) with -1 for an obstacle point).
+            sphere_a (c,), sphere_b (c,) with -1 for an obstacle point, box (c,): obstacle
+            index, -1 for a self-collision pair).
         """
         centres = self._sphere_centres()
         radii = self.spheres.radii_m
         groups = self._group_centres
         # Broadphase: body pairs whose bounding spheres are within reach.
-        g_delta = groups[self._group_pairs[:, 0]] - groups[self._group_pairs[:, 1]]
-        g_clear = np.sqrt(np.einsum('ij,ij->i', g_delta, g_delta)) - self._group_pair_reach
-        pairs = np.flatnonzero((g_clear < activation_m)[self._pair_group])
+        if self_pairs:
+            g_delta = groups[self._group_pairs[:, 0]] - groups[self._group_pairs[:, 1]]
+            g_clear = np.sqrt(np.einsum('ij,ij->i', g_delta, g_delta)) - self._group_pair_reach
+            pairs = np.flatnonzero((g_clear < activation_m)[self._pair_group])
+        else:
+            pairs = np.zeros(0, dtype=int)
         a_idx, b_idx = self._pair_a[pairs], self._pair_b[pairs]
         delta = centres[a_idx] - centres[b_idx]
         dist = np.sqrt(np.einsum('ij,ij->i', delta, delta))
@@ -277,7 +297,8 @@ class CollisionModel:
         normal = [delta[close] / np.maximum(dist[close], 1e-9)[:, None]]
         point_a, point_b = [centres[a_idx]], [centres[b_idx]]
         sphere_a, sphere_b = [a_idx], [b_idx]
-        for box in self.obstacles:
+        box_index = [np.full(len(a_idx), -1)]
+        for index, box in enumerate(self.obstacles if obstacles else ()):
             g_dist, _ = points_to_box_distance(groups, box)
             near_groups = (g_dist - self._group_radius - self.margin_m < activation_m) \
                 & self._group_moving
@@ -293,52 +314,109 @@ class CollisionModel:
             point_b.append(centres[m[near]] - d_box[near, None] * grad[near])
             sphere_a.append(m[near])
             sphere_b.append(np.full(len(near), -1))
-        if len(clearance) == 1:
-            return clearance[0], normal[0], point_a[0], point_b[0], sphere_a[0], sphere_b[0]
+            box_index.append(np.full(len(near), index))
         return tuple(np.concatenate(x) for x in (clearance, normal, point_a, point_b, sphere_a,
-                                                 sphere_b))
+                                                 sphere_b, box_index))
+
+    def _evaluate(self, cache: '_PairCache') -> tuple[np.ndarray, ...]:
+        """Exact clearance, normal and witness points of the cached pairs at the last update.
+
+        Only the spheres the cached pairs use are computed: this runs every tick.
+        """
+        centres = self.robot.frame_positions(cache.frames)
+        point_a = centres[cache.local_a]
+        point_b = np.empty_like(point_a)
+        clearance = np.empty(len(point_a))
+        normal = np.empty_like(point_a)
+        own = cache.own
+        if len(own):
+            point_b[own] = centres[cache.local_b[own]]
+            delta = point_a[own] - point_b[own]
+            dist = np.sqrt(np.einsum('ij,ij->i', delta, delta))
+            clearance[own] = dist - cache.reach[own]
+            normal[own] = delta / np.maximum(dist, 1e-9)[:, None]
+        for index, rows in cache.box_rows:
+            d_box, grad = points_to_box_distance(point_a[rows], self.obstacles[index])
+            clearance[rows] = d_box - cache.reach[rows]
+            normal[rows] = grad
+            point_b[rows] = point_a[rows] - d_box[:, None] * grad
+        return clearance, normal, point_a, point_b
 
     def rows(self, capacity: int, gain_per_s: float) -> CollisionRows:
         """The ``capacity`` most critical collision rows at the robot's last update.
 
-        Rows are sorted by clearance; pairs farther than ``activation_m`` are left out.
+        Rows are sorted by clearance; pairs farther than ``activation_m`` are left out. A search
+        over all pairs, with the activation distance widened by ``refresh_margin_m``, runs
+        every ``refresh_ticks`` calls, alternately over the self-collision pairs and over the
+        obstacle pairs; in between, only the pairs the searches kept are measured (exactly).
+        A pair outside that set would have to close ``refresh_margin_m`` within
+        ``2 * refresh_ticks`` ticks (4 cm in 20 ms = 2 m/s, above the link speeds the default
+        velocity limits allow), so no pair within the activation distance is missed.
         """
         n = self.robot.nq
         if capacity == 0 or len(self.spheres.radii_m) == 0:
             return CollisionRows(np.zeros((0, n)), np.zeros(0), np.zeros(0))
-        clearance, normal, point_a, point_b, sphere_a, sphere_b = self._candidates(
-            self.activation_m)
-        if len(clearance) == 0:
+        self._ticks_since_refresh += 1
+        if self._cache is None or self._ticks_since_refresh >= self.refresh_ticks:
+            # Self-collision pairs and obstacle pairs are searched on alternate refreshes, so
+            # that no single tick pays for both searches.
+            if self._cache is None:
+                part = 'both'
+            else:
+                part = 'obstacles' if self._last_part == 'self' else 'self'
+            self._cache = self._search(part)
+            self._last_part = part
+            self._ticks_since_refresh = 0
+        cache = self._cache
+        if len(cache.sphere_a) == 0:
             return CollisionRows(np.zeros((0, n)), np.zeros(0), np.zeros(0))
-        active = (np.argpartition(clearance, capacity - 1)[:capacity]
-                  if len(clearance) > capacity else np.arange(len(clearance)))
-        normal = normal[active]
-        rows = self._normal_jacobian(normal, sphere_a[active], point_a[active])
-        has_b = sphere_b[active] >= 0
-        if has_b.any():
-            rows[has_b] -= self._normal_jacobian(normal[has_b], sphere_b[active][has_b],
-                                                 point_b[active][has_b])
+        sphere_a, sphere_b = cache.sphere_a, cache.sphere_b
+        clearance, normal, point_a, point_b = self._evaluate(cache)
+        within = np.flatnonzero(clearance < self.activation_m)
+        if len(within) == 0:
+            return CollisionRows(np.zeros((0, n)), np.zeros(0), np.zeros(0))
+        active = (within[np.argpartition(clearance[within], capacity - 1)[:capacity]]
+                  if len(within) > capacity else within)
+        rows = self._row_jacobians(normal[active], sphere_a[active], sphere_b[active])
         return CollisionRows(rows, -gain_per_s * clearance[active], clearance[active])
 
-    def _normal_jacobian(self, normal: np.ndarray, spheres: np.ndarray,
-                         points_base: np.ndarray) -> np.ndarray:
-        """Rows n^T J_p (k, n) for points rigidly attached to the given spheres' frames.
+    def _row_jacobians(self, normal: np.ndarray, sphere_a: np.ndarray, sphere_b: np.ndarray
+                       ) -> np.ndarray:
+        """Rows (k, n) of d(clearance)/dq = n^T (J_centre_a - J_centre_b).
 
-        With v_p = v_o + w x r (r from the frame origin to the point),
-        n . v_p = n^T J_v dq + (r x n)^T J_w dq.
+        The clearance of two spheres (or a sphere and a fixed box) changes only through the
+        motion of the centres along the normal, so the centre Jacobians are exact.
         """
-        slots = self._sphere_slot[spheres]
-        needed = np.unique(slots)
-        J = np.empty((len(self._frames), 6, self.robot.nq))
-        for slot in needed:
-            J[slot] = self.robot.frame_jacobian(self._frames[slot])
-        r = points_base - self._frame_positions[slots]
-        J_k = J[slots]
-        # r x n written out: np.cross costs ~40 us per call through its axis handling.
-        r_cross_n = (r[:, [1, 2, 0]] * normal[:, [2, 0, 1]]
-                     - r[:, [2, 0, 1]] * normal[:, [1, 2, 0]])
-        return (np.einsum('ki,kin->kn', normal, J_k[:, :3])
-                + np.einsum('ki,kin->kn', r_cross_n, J_k[:, 3:]))
+        frame_jacobian = self.robot.frame_jacobian
+        rows = np.empty((len(normal), self.robot.nq))
+        for row in range(len(normal)):
+            J = frame_jacobian(self._centre_frames[sphere_a[row]])[:3]
+            if sphere_b[row] >= 0:
+                J = J - frame_jacobian(self._centre_frames[sphere_b[row]])[:3]
+            rows[row] = normal[row] @ J
+        return rows
+
+    def _search(self, part: str) -> '_PairCache':
+        """Search pairs within the widened activation distance; renew one part of the cache.
+
+        Args:
+            part: ``'self'`` (self-collision pairs), ``'obstacles'`` (sphere-obstacle pairs)
+                or ``'both'``. The other part keeps the pairs of its last search.
+        """
+        reach = self.activation_m + self.refresh_margin_m
+        clearance, _, _, _, sphere_a, sphere_b, box_index = self._candidates(
+            reach, self_pairs=part != 'obstacles', obstacles=part != 'self')
+        renewed = ('self', 'obstacles') if part == 'both' else (part,)
+        for name in renewed:
+            mine = np.flatnonzero((box_index < 0) == (name == 'self'))
+            closest = mine[np.argsort(clearance[mine])[:self.cache_size]]
+            self._parts[name] = (sphere_a[closest], sphere_b[closest], box_index[closest])
+        a, b, box = (np.concatenate(x) for x in zip(*self._parts.values()))
+        return _PairCache(self, a, b, box)
+
+    def invalidate(self) -> None:
+        """Force the full pair search at the next :meth:`rows` (after a jump of the state)."""
+        self._cache = None
 
     def min_clearance(self) -> float:
         """Smallest clearance (surface distance minus margin) over all candidate pairs [m]."""
@@ -346,6 +424,24 @@ class CollisionModel:
             return float('inf')
         clearance = self._candidates()[0]
         return float(clearance.min()) if len(clearance) else float('inf')
+
+
+class _PairCache:
+    """The pairs kept by the last searches, with the index maps their evaluation needs."""
+
+    def __init__(self, model: CollisionModel, sphere_a: np.ndarray, sphere_b: np.ndarray,
+                 box_index: np.ndarray) -> None:
+        self.sphere_a, self.sphere_b, self.box_index = sphere_a, sphere_b, box_index
+        used = np.unique(np.concatenate([sphere_a, sphere_b[sphere_b >= 0]]))
+        self.frames = [model._centre_frames[k] for k in used]   # centre frame per sphere
+        self.local_a = np.searchsorted(used, sphere_a)
+        self.local_b = np.where(sphere_b >= 0, np.searchsorted(used, np.maximum(sphere_b, 0)), -1)
+        self.own = np.flatnonzero(box_index < 0)
+        radii = model.spheres.radii_m
+        self.reach = radii[sphere_a] + np.where(sphere_b >= 0, radii[np.maximum(sphere_b, 0)],
+                                                0.0) + model.margin_m
+        self.box_rows = [(int(i), np.flatnonzero(box_index == i))
+                         for i in np.unique(box_index[box_index >= 0])]
 
 
 def points_to_box_distance(points_base: np.ndarray, box: Obstacle) -> tuple[np.ndarray, np.ndarray]:
@@ -359,18 +455,16 @@ def points_to_box_distance(points_base: np.ndarray, box: Obstacle) -> tuple[np.n
         (distance (k,) [m], negative inside; gradient (k, 3), unit, in base-frame axes).
     """
     local = (points_base - box.center_base) @ box.R_base_box
-    h = box.half_extent_m
-    outside = np.abs(local) - h
-    clamped = np.maximum(outside, 0.0)
-    out_norm = np.linalg.norm(clamped, axis=1)
-    inside_depth = np.max(outside, axis=1)          # <= 0 when inside
-    is_out = out_norm > 0.0
-    distance = np.where(is_out, out_norm, np.minimum(inside_depth, 0.0))
-    grad_local = np.where(is_out[:, None], clamped * np.sign(local) / np.maximum(out_norm, 1e-12)[:, None],
-                          0.0)
-    # Inside: push out through the nearest face.
-    face = np.argmax(outside, axis=1)
-    inside_rows = np.flatnonzero(~is_out)
-    grad_local[inside_rows, face[inside_rows]] = np.where(local[inside_rows, face[inside_rows]] >= 0,
-                                                          1.0, -1.0)
+    sign = np.where(local >= 0.0, 1.0, -1.0)
+    q = np.abs(local) - box.half_extent_m       # per-axis distance outside each face pair
+    outside = np.maximum(q, 0.0)
+    out_norm = np.sqrt(np.einsum('ij,ij->i', outside, outside))
+    depth = q.max(axis=1)                        # <= 0 when inside: minus the nearest face
+    distance = out_norm + np.minimum(depth, 0.0)
+    grad_local = sign * outside / np.maximum(out_norm, 1e-12)[:, None]
+    inside = np.flatnonzero(out_norm == 0.0)
+    if len(inside):                              # inside: out through the nearest face
+        face = q[inside].argmax(axis=1)
+        grad_local[inside] = 0.0
+        grad_local[inside, face] = sign[inside, face]
     return distance, grad_local @ box.R_base_box.T

@@ -84,7 +84,7 @@ class ControllerConfig:
     max_hard_rows: int = 8
     max_collision_rows: int = 6
     collision_margin_m: float = 0.01
-    collision_activation_m: float = 0.10
+    collision_activation_m: float = 0.05
     spheres_per_link: int = 12
     self_collision: bool = True
     max_input_age_s: float = 0.05

@@ -170,6 +170,7 @@ class JointVelocityController:
     def reset(self, dq_rad_s: np.ndarray | None = None) -> None:
         """Forget the last command (e.g. after the robot was stopped externally)."""
         self.dq_prev_rad_s = np.zeros(self.n) if dq_rad_s is None else np.array(dq_rad_s, float)
+        self.collision.invalidate()
 
     # ------------------------------------------------------------------ the tick
     def step(self, q_rad: np.ndarray, now_s: float, q_stamp_s: float | None = None

@@ -19,7 +19,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from resem3d_constraints.examples import load_example
 
 from .collision import Obstacle
 from .config import ControllerConfig
-from .controller import ControlStatus, JointVelocityController
+from .controller import JointVelocityController
 from .gripper import MAX_WIDTH_M, GripperCommand
 from .kinematic_sim import KinematicArm
 
@@ -86,11 +86,11 @@ def synthetic_scene(program_name: str) -> SyntheticScene:
     if program_name == 'open_drawer':
         # The drawer frame's +x points out of the cabinet, towards the robot.
         return SyntheticScene(
-            poses={'cabinet': _pose((0.92, 0.0, 0.0), math.pi),
-                   'drawer': _pose((0.76, 0.0, 0.3), math.pi)},
+            poses={'cabinet': _pose((0.8, 0.0, 0.0), math.pi),
+                   'drawer': _pose((0.64, 0.0, 0.25), math.pi)},
             parts={'cabinet/body': _box((0.3, 0.5, 0.5), (0.0, 0.0, 0.25)),
                    'drawer/front': _box((0.02, 0.4, 0.15), (0.0, 0.0, 0.0)),
-                   'drawer/handle': _box((0.01, 0.12, 0.015), (0.03, 0.0, 0.0))},
+                   'drawer/handle': _box((0.015, 0.12, 0.015), (0.045, 0.0, 0.0))},
             obstacles=())
     raise KeyError(f'no synthetic scene for program {program_name!r}')
 
@@ -106,15 +106,13 @@ class KinematicWorld:
     target_width_m: float = MAX_WIDTH_M
     speed_m_s: float = 0.05
     grasp_pending: bool = False
-    T_tool_held: dict[str, np.ndarray] = field(default_factory=dict)
 
     def command_gripper(self, command: GripperCommand) -> None:
         self.target_width_m = command.width_m if command.action in ('move', 'open') else 0.0
         self.speed_m_s = max(command.speed_m_s, 1e-3)
         self.grasp_pending = command.action in ('grasp', 'close')
-        if command.action in ('open', 'move') and self.T_tool_held:
-            self.T_tool_held.clear()                 # released
-            self.scene.held = frozenset()
+        if command.action in ('open', 'move') and self.scene.held:
+            self.scene.held = frozenset()            # released where the tool left it
             self.scene.gripper_grasping = False
         if self.grasp_pending:
             self._try_grasp(command.width_m)
@@ -125,8 +123,7 @@ class KinematicWorld:
             T = self.scene.T_base_obj[region.frame]
             points = region.points_obj @ T[:3, :3].T + T[:3, 3]
             if np.linalg.norm(points.mean(axis=0) - p_tool) < GRASP_REACH_M:
-                self.T_tool_held = {region.frame: np.linalg.inv(self.scene.T_base_tool) @ T}
-                self.scene.held = frozenset(self.T_tool_held)
+                self.scene.grasp(region.frame)       # from now on it moves with the tool
                 self.target_width_m = object_width_m
                 return
 
@@ -138,13 +135,10 @@ class KinematicWorld:
                         self.speed_m_s * dt)
         self.width_m += delta
         if self.grasp_pending and abs(self.target_width_m - self.width_m) < 1e-9:
-            self.scene.gripper_grasping = bool(self.T_tool_held)
+            self.scene.gripper_grasping = bool(self.scene.held)
             self.grasp_pending = False
         self.scene.gripper_width_m = self.width_m
-        T_tool = self.controller.robot.forward_tool_pose(self.arm.q_rad)
-        self.scene.T_base_tool = T_tool
-        for frame, T_tool_obj in self.T_tool_held.items():
-            self.scene.T_base_obj[frame] = T_tool @ T_tool_obj
+        self.scene.T_base_tool = self.controller.robot.forward_tool_pose(self.arm.q_rad)
 
 
 @dataclass
@@ -221,8 +215,7 @@ def run_program(name: str, controller: JointVelocityController, step_us: list[fl
             step_us.append((time.perf_counter() - t0) * 1e6)
             if command.gripper is not None:
                 world.command_gripper(command.gripper)
-            world.step(command.dq_rad_s if command.status is not ControlStatus.IDLE
-                       else np.zeros(controller.n))
+            world.step(command.dq_rad_s)
             if tick % CHECK_EVERY_TICKS == 0:
                 done, worst = _stage_done(stage, scene)
                 if done:

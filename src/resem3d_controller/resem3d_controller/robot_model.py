@@ -116,8 +116,7 @@ class RobotModel:
             raise RobotModelError(f'{urdf}: every arm joint needs finite position limits')
         if not np.all(self.v_max_rad_s > 0):
             raise RobotModelError(f'{urdf}: every arm joint needs a positive velocity limit')
-        self._J_world = np.zeros((6, self.nq))
-        self._q = np.full(self.nq, np.nan)
+        self._point_frames: dict[tuple, int] = {}
 
     # ------------------------------------------------------------------ loading helpers
     @staticmethod
@@ -168,7 +167,6 @@ class RobotModel:
         """Compute forward kinematics and joint Jacobians at ``q_rad`` (n,) [rad]."""
         pin.computeJointJacobians(self.model, self.data, q_rad)
         pin.updateFramePlacements(self.model, self.data)
-        self._q = q_rad
 
     def frame_pose(self, frame_id: int) -> np.ndarray:
         """Pose T_base_frame (4, 4) of a frame at the last :meth:`update`."""
@@ -189,6 +187,32 @@ class RobotModel:
         out[:3] = self._R_base_world @ J[:3]
         out[3:] = self._R_base_world @ J[3:]
         return out
+
+    def frame_positions(self, frame_ids: list[int]) -> np.ndarray:
+        """Origins (k, 3) of several frames in the base frame at the last :meth:`update`."""
+        oMf = self.data.oMf
+        p = np.array([oMf[f].translation for f in frame_ids])
+        if self._base_is_world:
+            return p
+        return p @ self._R_base_world.T + self._p_base_world
+
+    def point_frame(self, parent_frame_id: int, p_parent: np.ndarray) -> int:
+        """Id of an operational frame at ``p_parent`` (3,) [m] in a parent frame (added once).
+
+        Pinocchio then computes the point's position and Jacobian in C++ at every update;
+        collision spheres use this. The model's data is rebuilt when a frame is added.
+        """
+        key = (parent_frame_id, tuple(np.round(np.asarray(p_parent, dtype=float), 9)))
+        if key in self._point_frames:
+            return self._point_frames[key]
+        parent = self.model.frames[parent_frame_id]
+        placement = parent.placement * pin.SE3(np.eye(3), np.asarray(p_parent, dtype=float))
+        frame = pin.Frame(f'resem3d_point_{len(self._point_frames)}', parent.parentJoint,
+                          parent_frame_id, placement, pin.FrameType.OP_FRAME)
+        frame_id = self.model.addFrame(frame, False)
+        self.data = self.model.createData()
+        self._point_frames[key] = frame_id
+        return frame_id
 
     def tool_pose(self) -> np.ndarray:
         """Pose T_base_tool (4, 4) of the tool centre point."""
