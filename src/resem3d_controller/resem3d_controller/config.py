@@ -81,8 +81,8 @@ class ControllerConfig:
     posture_rad: tuple[float, ...] = ()
     hard_row_gain_per_s: float = 20.0
     slack_weight: float = 1e4
-    max_hard_rows: int = 8
-    max_collision_rows: int = 6
+    max_hard_rows: int = 6
+    max_collision_rows: int = 4
     collision_margin_m: float = 0.01
     collision_activation_m: float = 0.05
     spheres_per_link: int = 12
