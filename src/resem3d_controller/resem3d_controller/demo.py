@@ -9,8 +9,9 @@ box-shaped parts whose poses are known exactly (no perception yet). The arm is k
 holds an object when it closes within 2 cm of one of the object's parts; a held object moves
 rigidly with the tool. Stages advance when their subgoal and post conditions hold.
 
-The table printed at the end gives, per stage, the time to reach it, the largest remaining
-constraint error, and the controller's step time and rate.
+The table printed at the end gives, per stage, the simulated time to reach it and the largest
+remaining subgoal residual (in the unit of its constraint: m, or rad for align/angle), then the
+controller's step time and the rate it sustains.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class StageReport:
     stage: str
     reached: bool
     time_s: float
-    max_error: float
+    max_residual: float
     reason: str = ''
 
 
@@ -252,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f'error: {name}: {error}', file=sys.stderr)
             return 2
     wall = time.perf_counter() - wall
-    print(f'{"program":20s} {"stage":18s} {"result":8s} {"time_s":>7s} {"max_error":>10s}  note')
+    print(f'{"program":20s} {"stage":18s} {"result":8s} {"time_s":>7s} {"residual":>10s}  note')
     for r in reports:
         print(f'{r.program:20s} {r.stage:18s} {"reached" if r.reached else "FAILED":8s} '
-              f'{r.time_s:7.2f} {r.max_error:10.4f}  {r.reason}')
+              f'{r.time_s:7.2f} {r.max_residual:10.4f}  {r.reason}')
     steps = np.array(step_us)
     simulated = len(steps) * controller.config.dt_s
     print(f'\ncontrol step: p50 {np.percentile(steps, 50):.0f} us, p99 '
