@@ -10,7 +10,7 @@ from .anchors import AxisAnchor, PointAnchor, resolve_axis, resolve_point
 from .conditions import check, Condition, ConditionResult
 from .constraint import Constraint
 from .exceptions import ConstraintError, ProgramError, RegionError, SceneError
-from .geometry import box_signed_distance
+from .geometry import box_signed_distance, box_signed_distances
 from .jsonio import load_json
 from .linearize import Linearization, linearize, violation
 from .parser import parse_program, program_to_json
@@ -25,6 +25,7 @@ __version__ = '0.1.0'
 __all__ = [
     'AxisAnchor',
     'box_signed_distance',
+    'box_signed_distances',
     'check',
     'Condition',
     'CONDITION_KINDS',

@@ -53,3 +53,37 @@ def box_signed_distance(p_base: np.ndarray, center_base: np.ndarray, R_base_box:
     q = R.T @ (np.asarray(p_base, dtype=float) - np.asarray(center_base, dtype=float))
     distance, gradient_q = box_signed_distance_local(q, np.asarray(half_extent_m, dtype=float))
     return distance, R @ gradient_q
+
+
+def box_signed_distances(points_base: np.ndarray, center_base: np.ndarray,
+                         R_base_box: np.ndarray, half_extent_m: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Batch form of :func:`box_signed_distance` for many points (same values and gradients).
+
+    Vectorised over the points, for the controller's collision rows; for one point the scalar
+    form is several times faster (no numpy call overhead).
+
+    Args:
+        points_base: Points (k, 3) [m], base frame.
+        center_base: Box centre (3,) [m], base frame.
+        R_base_box: Box axes (3, 3), columns in the base frame (a rotation).
+        half_extent_m: Half side lengths (3,) [m] along those axes, each >= 0.
+
+    Returns:
+        ``(distance (k,), gradient (k, 3))``: distances [m], negative inside, and unit
+        gradients wrt each point in base axes.
+    """
+    local = (points_base - center_base) @ R_base_box
+    sign = np.where(local >= 0.0, 1.0, -1.0)
+    excess = np.abs(local) - half_extent_m          # per axis, distance outside the face pair
+    outside = np.maximum(excess, 0.0)
+    out_norm = np.sqrt(np.einsum('ij,ij->i', outside, outside))
+    depth = excess.max(axis=1)                      # <= 0 inside: minus the nearest face
+    distance = out_norm + np.minimum(depth, 0.0)
+    grad_local = sign * outside / np.maximum(out_norm, 1e-300)[:, None]
+    inside = np.flatnonzero(out_norm == 0.0)
+    if len(inside):                                 # inside: out through the nearest face
+        face = excess[inside].argmax(axis=1)
+        grad_local[inside] = 0.0
+        grad_local[inside, face] = sign[inside, face]
+    return distance, grad_local @ R_base_box.T

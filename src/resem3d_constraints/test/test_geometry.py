@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from resem3d_constraints import box_signed_distance
+from resem3d_constraints import box_signed_distance, box_signed_distances
 from resem3d_constraints.spatial import so3_exp
 
 HALF = np.array([0.2, 0.1, 0.05])
@@ -47,3 +47,19 @@ def test_flat_box_has_zero_thickness():
                                np.array([0.5, 0.5, 0.0]))
     assert d == pytest.approx(0.3)
     np.testing.assert_allclose(g, [0.0, 0.0, 1.0])
+
+
+def test_batch_form_matches_the_scalar_form_inside_outside_and_on_edges():
+    rng = np.random.default_rng(4)
+    R = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    R *= np.linalg.det(R)                                  # a rotation
+    center = np.array([0.3, -0.1, 0.2])
+    points = np.vstack([center + rng.normal(scale=0.15, size=(200, 3)),
+                        center + R @ np.array([0.1, 0.2, 0.0]),     # on an edge
+                        center])                                     # the centre
+    d, g = box_signed_distances(points, center, R, HALF)
+    for k, p in enumerate(points):
+        d_k, g_k = box_signed_distance(p, center, R, HALF)
+        assert d[k] == pytest.approx(d_k, abs=1e-12)
+        np.testing.assert_allclose(g[k], g_k, atol=1e-12)
+    assert (d < 0).any() and (d > 0).any()

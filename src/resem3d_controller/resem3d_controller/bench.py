@@ -38,6 +38,7 @@ import resem3d_constraints as rc
 from .collision import CollisionModel, Obstacle
 from .config import ControllerConfig
 from .controller import ControlStatus, JointVelocityController
+from .demo import box_points
 from .kinematic_sim import KinematicArm
 from .tasks import PoseTask
 
@@ -163,23 +164,19 @@ def mixed_problem(controller: JointVelocityController, seed: int
     robot.update(Q_HOME_RAD)
     T_tool = robot.tool_pose().copy()
 
-    def box_points(size: np.ndarray) -> np.ndarray:
-        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        return 0.5 * corners * size
-
     bowl_xy = np.array([0.45, -0.2]) + rng.uniform(-0.05, 0.05, 2)
     T_bowl = np.eye(4)
     T_bowl[:2, 3] = bowl_xy
     T_bowl[2, 3] = 0.05
     T_kettle = T_tool.copy()                      # held: its frame at the TCP
     regions = {
-        'bowl/rim': rc.Region.from_points('bowl/rim', box_points(np.array([0.16, 0.16, 0.02]))
-                                          + [0, 0, 0.04], frame='bowl'),
-        'bowl/body': rc.Region.from_points('bowl/body', box_points(np.array([0.16, 0.16, 0.08])),
+        'bowl/rim': rc.Region.from_points('bowl/rim', box_points((0.16, 0.16, 0.02), (0, 0, 0.04)),
+                                          frame='bowl'),
+        'bowl/body': rc.Region.from_points('bowl/body', box_points((0.16, 0.16, 0.08)),
                                            frame='bowl'),
-        'kettle/spout': rc.Region.from_points('kettle/spout', box_points(np.array([0.06, 0.02,
-                                                                                   0.02]))
-                                              + [0.12, 0, 0.03], frame='kettle'),
+        'kettle/spout': rc.Region.from_points('kettle/spout',
+                                              box_points((0.06, 0.02, 0.02), (0.12, 0, 0.03)),
+                                              frame='kettle'),
     }
     scene = rc.SceneState(T_base_tool=T_tool, T_base_obj={'bowl': T_bowl, 'kettle': T_kettle},
                           regions=regions, held=frozenset({'kettle'}), gripper_width_m=0.03,

@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import pinocchio as pin
 
+from resem3d_constraints import box_signed_distances
+
 from .robot_model import RobotModel
 
 
@@ -299,13 +301,13 @@ class CollisionModel:
         sphere_a, sphere_b = [a_idx], [b_idx]
         box_index = [np.full(len(a_idx), -1)]
         for index, box in enumerate(self.obstacles if obstacles else ()):
-            g_dist, _ = points_to_box_distance(groups, box)
+            g_dist, _ = box_signed_distances(groups, *box)
             near_groups = (g_dist - self._group_radius - self.margin_m < activation_m) \
                 & self._group_moving
             if not near_groups.any():
                 continue
             m = np.flatnonzero(near_groups[self._sphere_group])
-            d_box, grad = points_to_box_distance(centres[m], box)
+            d_box, grad = box_signed_distances(centres[m], *box)
             box_clearance = d_box - radii[m] - self.margin_m
             near = np.flatnonzero(box_clearance < activation_m)
             clearance.append(box_clearance[near])
@@ -336,7 +338,7 @@ class CollisionModel:
             clearance[own] = dist - cache.reach[own]
             normal[own] = delta / np.maximum(dist, 1e-9)[:, None]
         for index, rows in cache.box_rows:
-            d_box, grad = points_to_box_distance(point_a[rows], self.obstacles[index])
+            d_box, grad = box_signed_distances(point_a[rows], *self.obstacles[index])
             clearance[rows] = d_box - cache.reach[rows]
             normal[rows] = grad
             point_b[rows] = point_a[rows] - d_box[:, None] * grad
@@ -442,29 +444,3 @@ class _PairCache:
                                                 0.0) + model.margin_m
         self.box_rows = [(int(i), np.flatnonzero(box_index == i))
                          for i in np.unique(box_index[box_index >= 0])]
-
-
-def points_to_box_distance(points_base: np.ndarray, box: Obstacle) -> tuple[np.ndarray, np.ndarray]:
-    """Signed distance of points to an oriented box, and its gradient (outward unit normal).
-
-    Args:
-        points_base: Points (k, 3) in the base frame [m].
-        box: The box.
-
-    Returns:
-        (distance (k,) [m], negative inside; gradient (k, 3), unit, in base-frame axes).
-    """
-    local = (points_base - box.center_base) @ box.R_base_box
-    sign = np.where(local >= 0.0, 1.0, -1.0)
-    q = np.abs(local) - box.half_extent_m       # per-axis distance outside each face pair
-    outside = np.maximum(q, 0.0)
-    out_norm = np.sqrt(np.einsum('ij,ij->i', outside, outside))
-    depth = q.max(axis=1)                        # <= 0 when inside: minus the nearest face
-    distance = out_norm + np.minimum(depth, 0.0)
-    grad_local = sign * outside / np.maximum(out_norm, 1e-12)[:, None]
-    inside = np.flatnonzero(out_norm == 0.0)
-    if len(inside):                              # inside: out through the nearest face
-        face = q[inside].argmax(axis=1)
-        grad_local[inside] = 0.0
-        grad_local[inside, face] = sign[inside, face]
-    return distance, grad_local @ box.R_base_box.T

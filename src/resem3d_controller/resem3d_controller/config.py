@@ -119,7 +119,8 @@ class ControllerConfig:
             raise ConfigError(f'osqp_max_iter: must be >= 1, got {self.osqp_max_iter}')
         if len(self.acceleration_limits_rad_s2) != len(self.arm_joints):
             raise ConfigError('acceleration_limits_rad_s2: needs one value per arm joint '
-                              f'({len(self.arm_joints)}), got {len(self.acceleration_limits_rad_s2)}')
+                              f'({len(self.arm_joints)}), got '
+                              f'{len(self.acceleration_limits_rad_s2)}')
         if any(not (math.isfinite(a) and a > 0) for a in self.acceleration_limits_rad_s2):
             raise ConfigError('acceleration_limits_rad_s2: every value must be positive')
         if self.posture_rad and len(self.posture_rad) != len(self.arm_joints):

@@ -216,9 +216,12 @@ class JointVelocityController:
         g = (-cfg.smoothing_weight * self.dq_prev_rad_s
              - cfg.posture_weight * cfg.posture_gain_per_s * (self.posture_rad - q))
         if blocks:
-            J = np.vstack([b.jacobian for b in blocks]) if len(blocks) > 1 else blocks[0].jacobian
-            v = np.concatenate([b.velocity for b in blocks]) if len(blocks) > 1 else blocks[0].velocity
-            w = np.concatenate([b.weight for b in blocks]) if len(blocks) > 1 else blocks[0].weight
+            if len(blocks) == 1:
+                J, v, w = blocks[0]
+            else:
+                J = np.vstack([b.jacobian for b in blocks])
+                v = np.concatenate([b.velocity for b in blocks])
+                w = np.concatenate([b.weight for b in blocks])
             WJ = J * w[:, None]
             H += J.T @ WJ
             g -= WJ.T @ v
@@ -242,7 +245,8 @@ class JointVelocityController:
             l_parts.append(collision.lower)
             u_parts.append(np.full(len(collision.lower), np.inf))
         if A_parts:
-            A_rows, l_rows, u_rows = np.vstack(A_parts), np.concatenate(l_parts), np.concatenate(u_parts)
+            A_rows = np.vstack(A_parts)
+            l_rows, u_rows = np.concatenate(l_parts), np.concatenate(u_parts)
         else:
             A_rows = l_rows = u_rows = None
 

@@ -38,7 +38,7 @@ GRASP_REACH_M = 0.02
 CHECK_EVERY_TICKS = 10
 
 
-def _box(size_m, centre_m=(0.0, 0.0, 0.0)) -> np.ndarray:
+def box_points(size_m, centre_m=(0.0, 0.0, 0.0)) -> np.ndarray:
     """Corner and face-centre points (m, 3) of an axis-aligned box in its object frame."""
     half = 0.5 * np.asarray(size_m, dtype=float)
     grid = np.array([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)])
@@ -64,34 +64,34 @@ class SyntheticScene:
 
 def synthetic_scene(program_name: str) -> SyntheticScene:
     """Scenes matching the region names of the shipped example programs."""
-    table = {'table/top': _box((0.9, 1.2, 0.02), (0.45, 0.0, -0.01))}
+    table = {'table/top': box_points((0.9, 1.2, 0.02), (0.45, 0.0, -0.01))}
     if program_name == 'pick_and_place_mug':
         return SyntheticScene(
             poses={'table': np.eye(4), 'mug': _pose((0.5, 0.15, 0.0)),
                    'plate': _pose((0.45, -0.2, 0.0))},
             parts={**table,
-                   'mug/body': _box((0.08, 0.08, 0.10), (0.0, 0.0, 0.05)),
-                   'mug/handle': _box((0.02, 0.01, 0.06), (0.0, -0.065, 0.05)),
-                   'plate/top': _box((0.2, 0.2, 0.01), (0.0, 0.0, 0.005))},
+                   'mug/body': box_points((0.08, 0.08, 0.10), (0.0, 0.0, 0.05)),
+                   'mug/handle': box_points((0.02, 0.01, 0.06), (0.0, -0.065, 0.05)),
+                   'plate/top': box_points((0.2, 0.2, 0.01), (0.0, 0.0, 0.005))},
             obstacles=('table/top',))
     if program_name == 'pour_kettle':
         return SyntheticScene(
             poses={'table': np.eye(4), 'kettle': _pose((0.55, 0.15, 0.0)),
                    'bowl': _pose((0.5, -0.2, 0.0))},
             parts={**table,
-                   'kettle/body': _box((0.14, 0.14, 0.16), (0.0, 0.0, 0.08)),
-                   'kettle/handle': _box((0.02, 0.08, 0.02), (-0.1, 0.0, 0.14)),
-                   'kettle/spout': _box((0.06, 0.02, 0.02), (0.1, 0.0, 0.13)),
-                   'bowl/rim': _box((0.18, 0.18, 0.02), (0.0, 0.0, 0.07))},
+                   'kettle/body': box_points((0.14, 0.14, 0.16), (0.0, 0.0, 0.08)),
+                   'kettle/handle': box_points((0.02, 0.08, 0.02), (-0.1, 0.0, 0.14)),
+                   'kettle/spout': box_points((0.06, 0.02, 0.02), (0.1, 0.0, 0.13)),
+                   'bowl/rim': box_points((0.18, 0.18, 0.02), (0.0, 0.0, 0.07))},
             obstacles=('table/top',))
     if program_name == 'open_drawer':
         # The drawer frame's +x points out of the cabinet, towards the robot.
         return SyntheticScene(
             poses={'cabinet': _pose((0.8, 0.0, 0.0), math.pi),
                    'drawer': _pose((0.64, 0.0, 0.25), math.pi)},
-            parts={'cabinet/body': _box((0.3, 0.5, 0.5), (0.0, 0.0, 0.25)),
-                   'drawer/front': _box((0.02, 0.4, 0.15), (0.0, 0.0, 0.0)),
-                   'drawer/handle': _box((0.015, 0.12, 0.015), (0.045, 0.0, 0.0))},
+            parts={'cabinet/body': box_points((0.3, 0.5, 0.5), (0.0, 0.0, 0.25)),
+                   'drawer/front': box_points((0.02, 0.4, 0.15), (0.0, 0.0, 0.0)),
+                   'drawer/handle': box_points((0.015, 0.12, 0.015), (0.045, 0.0, 0.0))},
             obstacles=())
     raise KeyError(f'no synthetic scene for program {program_name!r}')
 

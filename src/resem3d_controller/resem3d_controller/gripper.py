@@ -36,7 +36,8 @@ class GripperCommand:
         for name, value, high in (('width_m', self.width_m, MAX_WIDTH_M),
                                   ('force_n', self.force_n, MAX_FORCE_N),
                                   ('speed_m_s', self.speed_m_s, MAX_SPEED_M_S)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= high):
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            if not (finite and 0 <= value <= high):
                 raise InputError(f'gripper {name}: must be in [0, {high}], got {value!r}')
 
     @classmethod

@@ -101,7 +101,8 @@ class RobotModel:
         pin.framesForwardKinematics(self.model, self.data, pin.neutral(self.model))
         T_world_base = self.data.oMf[base_id]
         if self.model.frames[base_id].parentJoint != 0:
-            raise RobotModelError(f'base frame {self.config.base_frame} must not move with a joint')
+            raise RobotModelError(
+                f'base frame {self.config.base_frame} must not move with a joint')
         # Constant transform from pinocchio's world (the URDF root) to the base frame.
         self._R_base_world = T_world_base.rotation.T.copy()
         self._p_base_world = -self._R_base_world @ T_world_base.translation

@@ -4,7 +4,8 @@ import pytest
 from conftest import Q_HOME_RAD
 from resem3d_controller import (CollisionModel, ControllerConfig, JointVelocityController,
                                 KinematicArm, Obstacle)
-from resem3d_controller.collision import _body_vertices, fit_spheres, points_to_box_distance
+from resem3d_constraints import box_signed_distances
+from resem3d_controller.collision import _body_vertices, fit_spheres
 
 
 @pytest.fixture(scope='module')
@@ -66,16 +67,6 @@ def test_collision_row_jacobians_match_finite_differences(collision):
         collision.set_obstacles([])
 
 
-def test_box_distance_and_gradient():
-    box = Obstacle(np.array([1.0, 0.0, 0.0]), np.eye(3), np.array([0.1, 0.2, 0.3]))
-    points = np.array([[1.5, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.19, 0.0], [1.2, 0.3, 0.0]])
-    d, grad = points_to_box_distance(points, box)
-    np.testing.assert_allclose(d, [0.4, -0.1, -0.01, np.hypot(0.1, 0.1)], atol=1e-12)
-    np.testing.assert_allclose(grad[0], [1, 0, 0])
-    np.testing.assert_allclose(grad[2], [0, 1, 0])
-    np.testing.assert_allclose(grad[3], [np.sqrt(0.5), np.sqrt(0.5), 0], atol=1e-12)
-
-
 def test_arm_driven_into_an_obstacle_stops_at_the_margin(robot):
     """A pose target inside a box: the hard rows keep every link sphere out of it."""
     config = ControllerConfig()
@@ -95,7 +86,7 @@ def test_arm_driven_into_an_obstacle_stops_at_the_margin(robot):
         arm.apply(controller.step(arm.q_rad, arm.t_s).dq_rad_s)
         robot.update(arm.q_rad)
         centres = spheres._sphere_centres()[spheres._moving]
-        d, _ = points_to_box_distance(centres, box)
+        d, _ = box_signed_distances(centres, *box)
         worst = min(worst, float(np.min(d - spheres.spheres.radii_m[spheres._moving])))
     assert worst > 0.0                 # never touched (the margin is 1 cm)
     assert worst < 0.03                # and it did press against the box

@@ -60,8 +60,8 @@ def test_stale_targets_stop_the_arm(controller, robot):
     assert arm.violations.total == 0
 
 
-@pytest.mark.parametrize('q_bad', [np.full(7, np.nan), np.ones(6), np.array([0, 0, 0, np.inf,
-                                                                               0, 0, 0])])
+@pytest.mark.parametrize('q_bad', [np.full(7, np.nan), np.ones(6),
+                                   np.array([0, 0, 0, np.inf, 0, 0, 0])])
 def test_invalid_joint_state_is_not_a_crash(controller, q_bad):
     controller.reset(np.full(7, 0.3))
     command = controller.step(q_bad, 0.0)

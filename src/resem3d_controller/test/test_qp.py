@@ -18,12 +18,12 @@ def _random_problem(rng, n, k):
     return H, g, lb, ub, A, lo, hi
 
 
-def _reference(P, q, A, l, u, solver):
+def _reference(P, q, A, lower, upper, solver):
     """Solve min 1/2 x'Px + q'x s.t. l <= Ax <= u with another solver (one-sided rows)."""
-    finite_u = u < INFINITY / 2
-    finite_l = l > -INFINITY / 2
+    finite_u = upper < INFINITY / 2
+    finite_l = lower > -INFINITY / 2
     G = np.vstack([A[finite_u], -A[finite_l]])
-    h = np.concatenate([u[finite_u], -l[finite_l]])
+    h = np.concatenate([upper[finite_u], -lower[finite_l]])
     return qpsolvers.solve_qp(P, q, G=G, h=h, solver=solver, eps_abs=1e-10, eps_rel=0.0) \
         if solver == 'proxqp' else qpsolvers.solve_qp(P, q, G=G, h=h, solver=solver)
 

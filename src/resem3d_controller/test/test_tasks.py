@@ -43,8 +43,6 @@ def test_pose_task_rates_are_capped(robot):
     np.testing.assert_allclose(rows.velocity[:3] / 0.5, [1.0, 0.0, 0.0])
 
 
-
-
 def test_constraint_rows_are_the_chain_rule_through_the_tool_jacobian(robot):
     constraint = _constraint({'kind': 'offset', 'a': {'of': 'tool', 'point': 'tcp'},
                               'b': {'of': 'cup/rim', 'point': 'centroid'},
