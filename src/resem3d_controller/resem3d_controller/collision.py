@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pinocchio as pin
 
+import resem3d_constraints as rc
 from resem3d_constraints import box_signed_distances
 
 from .robot_model import RobotModel
@@ -144,6 +145,13 @@ class Obstacle(NamedTuple):
     R_base_box: np.ndarray       # (3, 3)
     half_extent_m: np.ndarray    # (3,) [m]
 
+    @classmethod
+    def from_region(cls, region: 'rc.Region', T_base_obj: np.ndarray) -> 'Obstacle':
+        """The oriented bounding box of a region whose object is at ``T_base_obj``."""
+        R = T_base_obj[:3, :3]
+        return cls(R @ region.center_obj + T_base_obj[:3, 3], R @ region.axes_obj,
+                   0.5 * np.asarray(region.extent_m, dtype=float))
+
 
 class CollisionModel:
     """Sphere model of the arm with self-collision pairs and box obstacles.
@@ -252,10 +260,23 @@ class CollisionModel:
         clear = clearance > self.margin_m
         return np.stack([i[clear], j[clear]], axis=1)
 
-    def set_obstacles(self, obstacles: list[Obstacle]) -> None:
-        """Replace the scene obstacles (e.g. keep-away regions, the table)."""
-        self.obstacles = list(obstacles)
-        self._cache = None
+    def set_obstacles(self, obstacles: list[Obstacle], moved_tolerance_m: float = 0.005
+                      ) -> None:
+        """Replace the scene obstacles (e.g. keep-away regions, the table).
+
+        The cached pairs are kept when the same boxes moved by less than
+        ``moved_tolerance_m`` (a perception update of still objects); otherwise the next
+        :meth:`rows` searches all pairs again.
+        """
+        obstacles = list(obstacles)
+        same = len(obstacles) == len(self.obstacles) and all(
+            np.allclose(new.half_extent_m, old.half_extent_m)
+            and np.linalg.norm(new.center_base - old.center_base) < moved_tolerance_m
+            and np.allclose(new.R_base_box, old.R_base_box, atol=moved_tolerance_m)
+            for new, old in zip(obstacles, self.obstacles))
+        self.obstacles = obstacles
+        if not same:
+            self._cache = None
 
     def _sphere_centres(self) -> np.ndarray:
         """Sphere centres (k, 3) in the base frame at the robot's last update.

@@ -156,7 +156,7 @@ class JointVelocityController:
         self._pending_gripper = command
 
     def refresh_targets(self, stamp_s: float) -> None:
-        """Mark the targets as fresh (the scene they refer to was just updated in place)."""
+        """Mark the targets as fresh: their scene is still valid at ``stamp_s`` [s]."""
         self._targets.stamp_s = stamp_s
 
     def clear_targets(self) -> None:
@@ -164,7 +164,11 @@ class JointVelocityController:
         self._targets = _Targets()
 
     def set_obstacles(self, obstacles: Sequence[Obstacle]) -> None:
-        """Boxes in the base frame that every moving link keeps away from."""
+        """Boxes in the base frame that every moving link keeps away from.
+
+        Call again when perception reports them moved (e.g. :meth:`Obstacle.from_region` of
+        the table or a shelf); boxes that moved by less than 5 mm keep the cached pairs.
+        """
         self.collision.set_obstacles(list(obstacles))
 
     def reset(self, dq_rad_s: np.ndarray | None = None) -> None:

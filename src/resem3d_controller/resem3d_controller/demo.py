@@ -191,7 +191,8 @@ def run_program(name: str, controller: JointVelocityController, step_us: list[fl
                           regions=regions, gripper_width_m=MAX_WIDTH_M)
     world = KinematicWorld(controller, scene,
                            KinematicArm(Q_START_RAD, controller.limits, controller.config.dt_s))
-    controller.set_obstacles([_obstacle(regions[r], scene) for r in layout.obstacles])
+    controller.set_obstacles([Obstacle.from_region(regions[r], scene.object_pose(r.split('/')[0]))
+                             for r in layout.obstacles])
     reports = []
     for stage in program.stages:
         scene.freeze_init_poses()
@@ -228,12 +229,6 @@ def run_program(name: str, controller: JointVelocityController, step_us: list[fl
         if world.arm.violations.total:
             reports[-1].reason = f'limit violations: {world.arm.violations}'
     return reports
-
-
-def _obstacle(region: rc.Region, scene: rc.SceneState) -> Obstacle:
-    T = scene.T_base_obj[region.frame]
-    R = T[:3, :3] @ region.axes_obj
-    return Obstacle(T[:3, :3] @ region.center_obj + T[:3, 3], R, 0.5 * region.extent_m)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,3 +110,31 @@ def test_rows_between_searches_match_a_full_search_every_tick(robot):
         np.testing.assert_allclose(np.sort(a.distance_m), np.sort(b.distance_m), atol=1e-12)
         active_ticks += len(b.distance_m) > 0
     assert active_ticks > 50                       # the comparison was not vacuous
+
+
+def test_obstacle_from_region_is_its_oriented_box_in_the_base_frame():
+    import resem3d_constraints as rc
+    region = rc.Region.from_points('shelf/board', np.array(
+        [[x, y, z] for x in (-0.2, 0.2) for y in (-0.1, 0.1) for z in (0.0, 0.02)]),
+        frame='shelf')
+    T = np.eye(4)
+    T[:3, :3] = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]   # yaw 90 deg
+    T[:3, 3] = [0.5, 0.2, 0.3]
+    box = Obstacle.from_region(region, T)
+    np.testing.assert_allclose(box.center_base, [0.5, 0.2, 0.31], atol=1e-12)
+    np.testing.assert_allclose(sorted(box.half_extent_m), [0.01, 0.1, 0.2], atol=1e-12)
+    d, _ = box_signed_distances(np.array([[0.5, 0.2 + 0.25, 0.31], [0.5, 0.2, 0.31]]), *box)
+    np.testing.assert_allclose(d, [0.05, -0.01], atol=1e-12)
+
+
+def test_small_obstacle_moves_keep_the_cached_pairs_and_large_ones_do_not(robot):
+    model = CollisionModel(robot, 12, 0.01, 0.05)
+    box = Obstacle(np.array([0.5, 0.0, 0.05]), np.eye(3), np.array([0.3, 0.4, 0.05]))
+    model.set_obstacles([box])
+    robot.update(Q_HOME_RAD)
+    model.rows(4, 20.0)
+    assert model._cache is not None
+    model.set_obstacles([box._replace(center_base=box.center_base + [0.002, 0.0, 0.0])])
+    assert model._cache is not None
+    model.set_obstacles([box._replace(center_base=box.center_base + [0.1, 0.0, 0.0])])
+    assert model._cache is None
