@@ -71,7 +71,7 @@ def synthetic_scene(program_name: str) -> SyntheticScene:
                    'plate': _pose((0.45, -0.2, 0.0))},
             parts={**table,
                    'mug/body': box_points((0.08, 0.08, 0.10), (0.0, 0.0, 0.05)),
-                   'mug/handle': box_points((0.02, 0.01, 0.06), (0.0, -0.065, 0.05)),
+                   'mug/handle': box_points((0.01, 0.03, 0.06), (0.0, -0.06, 0.05)),
                    'plate/top': box_points((0.2, 0.2, 0.01), (0.0, 0.0, 0.005))},
             obstacles=('table/top',))
     if program_name == 'pour_kettle':
