@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 VPY := $(VENV)/bin/python
 # Python packages of the workspace, in dependency order.
-PACKAGES := src/resem3d_constraints src/resem3d_controller
+PACKAGES := src/resem3d_constraints src/resem3d_controller src/resem3d_sim
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 

@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+package_name = 'resem3d_sim'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['numpy', 'mujoco', 'example-robot-data', 'resem3d_constraints'],
+    extras_require={'test': ['pytest', 'hypothesis']},
+    python_requires='>=3.10',
+    zip_safe=True,
+    maintainer='resem3d developers',
+    maintainer_email='dev@resem3d.invalid',
+    description='MuJoCo world of resem3d: Panda, scenes, RGB-D camera, tasks.',
+    license='Apache-2.0',
+)
