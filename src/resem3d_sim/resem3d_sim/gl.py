@@ -1,0 +1,59 @@
+"""Headless OpenGL selection for MuJoCo rendering.
+
+MuJoCo's Python bindings choose their OpenGL backend once, when ``mujoco`` is first imported,
+from the ``MUJOCO_GL`` environment variable (PyOpenGL likewise reads ``PYOPENGL_PLATFORM`` when it
+is first imported). Every module of this package that imports ``mujoco`` therefore calls
+:func:`configure_headless_gl` *before* ``import mujoco``, so that rendering works on machines
+without a display (OSMesa by default, software rendering; set ``MUJOCO_GL=egl`` for a GPU).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+DEFAULT_BACKEND = 'osmesa'
+# MUJOCO_GL values that need PyOpenGL pointed at the same platform.
+_PYOPENGL_PLATFORM = {'osmesa': 'osmesa', 'egl': 'egl'}
+
+
+def configure_headless_gl(default: str = DEFAULT_BACKEND) -> str:
+    """Set ``MUJOCO_GL`` (and ``PYOPENGL_PLATFORM``) for headless rendering.
+
+    An existing non-empty ``MUJOCO_GL`` is respected; otherwise ``default`` is used. For the
+    ``osmesa`` and ``egl`` backends ``PYOPENGL_PLATFORM`` is set to the same platform (a
+    conflicting value is replaced, since MuJoCo would refuse it anyway). Call this before the
+    first ``import mujoco``; if ``mujoco`` is already imported with another backend, a
+    :class:`RuntimeWarning` says so (the backend can no longer change in this process).
+
+    Args:
+        default: Backend used when ``MUJOCO_GL`` is unset or empty (``osmesa``, ``egl``,
+            ``glfw``...).
+
+    Returns:
+        The backend now named by ``MUJOCO_GL`` (lower case).
+    """
+    backend = os.environ.get('MUJOCO_GL', '').strip().lower() or default.strip().lower()
+    os.environ['MUJOCO_GL'] = backend
+    platform = _PYOPENGL_PLATFORM.get(backend)
+    if platform is not None:
+        current = os.environ.get('PYOPENGL_PLATFORM', '').strip().lower()
+        if current and current != platform:
+            warnings.warn(f'PYOPENGL_PLATFORM={current!r} conflicts with MUJOCO_GL={backend!r}; '
+                          f'setting PYOPENGL_PLATFORM={platform!r}', RuntimeWarning, stacklevel=2)
+        os.environ['PYOPENGL_PLATFORM'] = platform
+    loaded = _loaded_mujoco_backend()
+    if loaded is not None and loaded != backend:
+        warnings.warn(f'mujoco was imported before configure_headless_gl with MUJOCO_GL='
+                      f'{loaded or "(unset)"!r}; rendering keeps that backend, not {backend!r}',
+                      RuntimeWarning, stacklevel=2)
+    return backend
+
+
+def _loaded_mujoco_backend() -> str | None:
+    """The ``MUJOCO_GL`` value the already-imported mujoco chose, or None if not imported."""
+    module = sys.modules.get('mujoco.rendering.classic.gl_context')
+    if module is None:
+        return None
+    return str(getattr(module, '_MUJOCO_GL', ''))
