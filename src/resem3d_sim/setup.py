@@ -11,7 +11,8 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     install_requires=['numpy', 'mujoco', 'example-robot-data', 'resem3d_constraints'],
-    extras_require={'test': ['pytest', 'hypothesis']},
+    # The tests drive the world with the project's controller and compare with pinocchio.
+    extras_require={'test': ['pytest', 'hypothesis', 'resem3d_controller', 'pin']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='resem3d developers',

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import Any
 
+from resem3d_sim.errors import SimError
 from resem3d_sim.gl import configure_headless_gl
 
 configure_headless_gl()  # before the first import of mujoco: selects its OpenGL backend.
@@ -51,7 +52,7 @@ _FOCAL_RTOL = 1e-4
 _CENTRE_ATOL_PX = 1e-2
 
 
-class CameraError(Exception):
+class CameraError(SimError):
     """Base class of the errors of :mod:`resem3d_sim.camera`."""
 
 
