@@ -29,13 +29,13 @@ from resem3d_constraints.examples import load_example
 
 from .collision import Obstacle
 from .config import ControllerConfig
-from .controller import JointVelocityController
+from .controller import ControlCommand, JointVelocityController
+from .executor import StageOutcome, execute_program
 from .gripper import MAX_WIDTH_M, GripperCommand
 from .kinematic_sim import KinematicArm
 
 Q_START_RAD = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
 GRASP_REACH_M = 0.02
-CHECK_EVERY_TICKS = 10
 
 
 def box_points(size_m, centre_m=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -128,10 +128,20 @@ class KinematicWorld:
                 self.target_width_m = object_width_m
                 return
 
-    def step(self, dq_rad_s: np.ndarray) -> None:
+    @property
+    def t_s(self) -> float:
+        return self.arm.t_s
+
+    @property
+    def q_rad(self) -> np.ndarray:
+        return self.arm.q_rad
+
+    def apply(self, command: ControlCommand) -> None:
         """Advance arm, gripper and held objects by one tick."""
+        if command.gripper is not None:
+            self.command_gripper(command.gripper)
         dt = self.arm.dt_s
-        self.arm.apply(dq_rad_s)
+        self.arm.apply(command.dq_rad_s)
         delta = np.clip(self.target_width_m - self.width_m, -self.speed_m_s * dt,
                         self.speed_m_s * dt)
         self.width_m += delta
@@ -141,51 +151,20 @@ class KinematicWorld:
         self.scene.gripper_width_m = self.width_m
         self.scene.T_base_tool = self.controller.robot.forward_tool_pose(self.arm.q_rad)
 
-
-@dataclass
-class StageReport:
-    program: str
-    stage: str
-    reached: bool
-    time_s: float
-    max_residual: float
-    reason: str = ''
-
-
-def _post_conditions_hold(stage: rc.Stage, scene: rc.SceneState) -> bool:
-    return all(rc.check(condition, scene).satisfied for condition in stage.post)
-
-
-def _largest_residual(stage: rc.Stage, scene: rc.SceneState) -> float:
-    """Largest subgoal violation (m or rad by kind), for the report."""
-    return max((float(np.max(np.abs(rc.violation(rc.linearize(c, scene)))))
-                for c in stage.subgoal), default=0.0)
-
-
-def _unmet(stage: rc.Stage, scene: rc.SceneState) -> str:
-    """The subgoal constraints and post conditions that do not hold, for the report."""
-    unmet = []
-    for i, constraint in enumerate(stage.subgoal):
-        residual = float(np.max(np.abs(rc.violation(rc.linearize(constraint, scene)))))
-        if residual > constraint.tolerance:
-            unmet.append(f'subgoal[{i}] {constraint.kind} {residual:.3f} > {constraint.tolerance}')
-    for i, condition in enumerate(stage.post):
-        result = rc.check(condition, scene)
-        if not result.satisfied:
-            unmet.append(f'post[{i}] {result.detail}')
-    return '; '.join(unmet)
+    def observe(self, scene: rc.SceneState) -> float:
+        """The scene is kept current by :meth:`apply` (exact, known poses): now."""
+        return self.arm.t_s
 
 
 def run_program(name: str, controller: JointVelocityController, step_us: list[float]
-                ) -> list[StageReport]:
-    """Run one example program to its end (or its first failing stage)."""
+                ) -> list[StageOutcome]:
+    """Run one example program on its synthetic scene to its end (or first failing stage)."""
     program = load_example(name)
     layout = synthetic_scene(name)
     regions = {n: rc.Region.from_points(n, pts, frame=n.split('/')[0])
                for n, pts in layout.parts.items()}
     controller.reset()
-    robot = controller.robot
-    T_tool = robot.forward_tool_pose(Q_START_RAD)
+    T_tool = controller.robot.forward_tool_pose(Q_START_RAD)
     scene = rc.SceneState(T_base_tool=T_tool, T_base_obj={k: v.copy() for k, v in
                                                           layout.poses.items()},
                           regions=regions, gripper_width_m=MAX_WIDTH_M)
@@ -193,42 +172,10 @@ def run_program(name: str, controller: JointVelocityController, step_us: list[fl
                            KinematicArm(Q_START_RAD, controller.limits, controller.config.dt_s))
     controller.set_obstacles([Obstacle.from_region(regions[r], scene.object_pose(r.split('/')[0]))
                              for r in layout.obstacles])
-    reports = []
-    for stage in program.stages:
-        scene.freeze_init_poses()
-        for condition in stage.pre:
-            result = rc.check(condition, scene)
-            if not result.satisfied:
-                reports.append(StageReport(name, stage.name, False, 0.0, math.nan,
-                                           f'precondition: {result.detail}'))
-                return reports
-        controller.set_stage(stage, scene, world.arm.t_s)
-        t_start = world.arm.t_s
-        ticks = int(stage.timeout_s / world.arm.dt_s)
-        done = False
-        for tick in range(ticks):
-            now = world.arm.t_s
-            controller.refresh_targets(now)
-            t0 = time.perf_counter()
-            command = controller.step(world.arm.q_rad, now)
-            step_us.append((time.perf_counter() - t0) * 1e6)
-            if command.gripper is not None:
-                world.command_gripper(command.gripper)
-            world.step(command.dq_rad_s)
-            # The controller reports the subgoal (it linearises it every tick anyway).
-            if command.subgoal_reached and tick % CHECK_EVERY_TICKS == 0:
-                done = _post_conditions_hold(stage, scene)
-                if done:
-                    break
-        reason = '' if done else f'timeout after {stage.timeout_s:.0f} s: ' + _unmet(stage, scene)
-        reports.append(StageReport(name, stage.name, done, world.arm.t_s - t_start,
-                                   _largest_residual(stage, scene),
-                                   reason))
-        if not done:
-            return reports
-        if world.arm.violations.total:
-            reports[-1].reason = f'limit violations: {world.arm.violations}'
-    return reports
+    outcomes = execute_program(program, controller, scene, world, step_us)
+    if world.arm.violations.total and outcomes:
+        outcomes[-1].reason = f'limit violations: {world.arm.violations}'
+    return outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,18 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     controller = JointVelocityController(ControllerConfig())
     step_us: list[float] = []
-    reports: list[StageReport] = []
+    reports: list[tuple[str, StageOutcome]] = []
     wall = time.perf_counter()
     for name in args.programs.split(','):
         try:
-            reports += run_program(name.strip(), controller, step_us)
+            reports += [(name.strip(), o) for o in run_program(name.strip(), controller, step_us)]
         except (KeyError, rc.ConstraintError) as error:
             print(f'error: {name}: {error}', file=sys.stderr)
             return 2
     wall = time.perf_counter() - wall
     print(f'{"program":20s} {"stage":18s} {"result":8s} {"time_s":>7s} {"residual":>10s}  note')
-    for r in reports:
-        print(f'{r.program:20s} {r.stage:18s} {"reached" if r.reached else "FAILED":8s} '
+    for program, r in reports:
+        print(f'{program:20s} {r.stage:18s} {"reached" if r.reached else "FAILED":8s} '
               f'{r.time_s:7.2f} {r.max_residual:10.4f}  {r.reason}')
     steps = np.array(step_us)
     simulated = len(steps) * controller.config.dt_s
@@ -257,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
           f'{np.percentile(steps, 99):.0f} us, max {steps.max():.0f} us -> '
           f'{1e6 / np.mean(steps):.0f} Hz achievable (runs at {controller.config.rate_hz:.0f} Hz)')
     print(f'simulated {simulated:.1f} s of 1 kHz control in {wall:.1f} s wall clock')
-    ok = all(r.reached and not r.reason for r in reports)
+    ok = all(r.reached and not r.reason for _, r in reports)
     print('all stages reached' if ok else 'some stages failed')
     return 0 if ok else 1
 
