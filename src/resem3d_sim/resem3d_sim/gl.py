@@ -16,6 +16,7 @@ import warnings
 DEFAULT_BACKEND = 'osmesa'
 # MUJOCO_GL values that need PyOpenGL pointed at the same platform.
 _PYOPENGL_PLATFORM = {'osmesa': 'osmesa', 'egl': 'egl'}
+_warned_late_import = False
 
 
 def configure_headless_gl(default: str = DEFAULT_BACKEND) -> str:
@@ -25,7 +26,7 @@ def configure_headless_gl(default: str = DEFAULT_BACKEND) -> str:
     ``osmesa`` and ``egl`` backends ``PYOPENGL_PLATFORM`` is set to the same platform (a
     conflicting value is replaced, since MuJoCo would refuse it anyway). Call this before the
     first ``import mujoco``; if ``mujoco`` is already imported with another backend, a
-    :class:`RuntimeWarning` says so (the backend can no longer change in this process).
+    :class:`RuntimeWarning` says so once (the backend can no longer change in this process).
 
     Args:
         default: Backend used when ``MUJOCO_GL`` is unset or empty (``osmesa``, ``egl``,
@@ -43,8 +44,10 @@ def configure_headless_gl(default: str = DEFAULT_BACKEND) -> str:
             warnings.warn(f'PYOPENGL_PLATFORM={current!r} conflicts with MUJOCO_GL={backend!r}; '
                           f'setting PYOPENGL_PLATFORM={platform!r}', RuntimeWarning, stacklevel=2)
         os.environ['PYOPENGL_PLATFORM'] = platform
+    global _warned_late_import
     loaded = _loaded_mujoco_backend()
-    if loaded is not None and loaded != backend:
+    if loaded is not None and loaded != backend and not _warned_late_import:
+        _warned_late_import = True
         warnings.warn(f'mujoco was imported before configure_headless_gl with MUJOCO_GL='
                       f'{loaded or "(unset)"!r}; rendering keeps that backend, not {backend!r}',
                       RuntimeWarning, stacklevel=2)
