@@ -54,6 +54,8 @@ class ControllerConfig:
         collision_activation_m: Pairs closer than this get a QP row [m].
         spheres_per_link: Spheres fitted to each collision body.
         self_collision: Whether self-collision rows are added.
+        gripper_settle_speed_m_s: A stage's gripper action waits until its subgoal is reached
+            and the TCP moves slower than this [m/s]; the tool then holds its pose.
         max_input_age_s: Joint states older than this stop the arm (watchdog) [s].
         max_target_age_s: Targets older than this stop the arm (watchdog) [s]; perception runs
             at 15 Hz, so this must exceed one camera period.
@@ -87,6 +89,7 @@ class ControllerConfig:
     collision_activation_m: float = 0.05
     spheres_per_link: int = 12
     self_collision: bool = True
+    gripper_settle_speed_m_s: float = 0.01
     max_input_age_s: float = 0.05
     max_target_age_s: float = 0.25
     osqp_eps: float = 1e-5

@@ -73,6 +73,7 @@ class _Targets:
     stamp_s: float = -math.inf
     subgoal: frozenset[int] = frozenset()      # ids of the stage's subgoal constraints
     gripper: GripperCommand | None = None      # issued once the subgoal is reached
+    holding: bool = False                      # gripper issued: hold the tool where it is
 
 
 class JointVelocityController:
@@ -144,7 +145,8 @@ class JointVelocityController:
         """Track a stage's subgoal and path constraints.
 
         The stage's gripper action is issued (once) when its subgoal is reached: at the first
-        tick if it has no subgoal, so a stage may move to a grasp pose and then grasp.
+        tick if it has no subgoal, so a stage may move to a grasp pose and then grasp. From
+        then on the tool holds its pose until the next stage is set.
         """
         gripper = (GripperCommand.from_stage_action(stage.gripper)
                    if stage.gripper is not None else None)
@@ -230,7 +232,7 @@ class JointVelocityController:
             H += J.T @ WJ
             g -= WJ.T @ v
 
-        reached = True
+        reached = True                 # (stays so while holding for the gripper)
         for task in targets.tasks:
             if id(getattr(task, 'constraint', None)) in targets.subgoal:
                 reached &= task.last_violation <= task.constraint.tolerance
@@ -259,9 +261,19 @@ class JointVelocityController:
             return self._stop(ControlStatus.QP_FAILED, f'OSQP: {solution.status}', gripper)
         self.dq_prev_rad_s = solution.dq
         max_slack = float(np.max(np.abs(solution.slack))) if len(solution.slack) else 0.0
-        reached = reached and bool(targets.subgoal or targets.gripper)
-        if reached and targets.gripper is not None and gripper is None:
+        reached = targets.holding or (reached and bool(targets.subgoal or targets.gripper))
+        # Settled: the TCP barely moves. (Rotation about axes the stage leaves free may go on;
+        # the hold below stops it once the gripper acts.)
+        v_tool = J_tool[:3] @ solution.dq
+        settled = float(v_tool @ v_tool) <= cfg.gripper_settle_speed_m_s ** 2
+        if reached and settled and targets.gripper is not None and gripper is None:
+            # Issue the stage's gripper action and hold the tool still from now on: once the
+            # fingers open, the stage's constraints on a released object no longer involve the
+            # tool, and any drift would drag the object along.
             gripper, targets.gripper = targets.gripper, None
+            targets.tasks = [PoseTask(T_tool.copy())]
+            targets.subgoal = frozenset()
+            targets.holding = True
         return ControlCommand(solution.dq, gripper, ControlStatus.TRACKING, '',
                               solution.iterations, max_slack, reached)
 
