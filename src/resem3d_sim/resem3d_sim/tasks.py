@@ -1,0 +1,190 @@
+"""The benchmark tasks: instruction, scene, success predicate, time limit, disturbances.
+
+Every task needs a *specific part or region* of an object (a handle, a spout, a slot). Each
+has a hand-written reference constraint program (``programs/<task>.json``) over ground-truth
+parts, used to prove that the task is solvable with the project's controller and that its
+success predicate is right; later these programs are the oracle's answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+import resem3d_constraints as rc
+
+from .errors import SimInputError
+from .objects import ObjectInfo, ParticleInfo, count_inside
+from .plant import SimPlant
+from .scenes import SCENES, SceneSpec
+from .world import World
+
+
+@dataclass(frozen=True)
+class SuccessResult:
+    """Outcome of a success predicate: whether it holds, why, and the measured quantity."""
+
+    success: bool
+    reason: str
+    value: float = math.nan
+
+
+@dataclass(frozen=True)
+class Disturbance:
+    """Something done to the world at a given time of a run.
+
+    Attributes:
+        at_s: Simulated time of the disturbance [s].
+        kind: ``move_object`` (teleport a free object by ``vector`` [m], base frame) or
+            ``push_arm`` (external force ``vector`` [N] on ``target`` link for ``duration_s``).
+        target: The object (move_object) or the robot link (push_arm).
+        vector: Offset [m] or force [N], base frame.
+        duration_s: Duration of a push [s].
+    """
+
+    at_s: float
+    kind: str
+    target: str
+    vector: tuple[float, float, float]
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ('move_object', 'push_arm'):
+            raise SimInputError(f'disturbance kind: unknown {self.kind!r}')
+        values = (self.at_s, self.duration_s, *self.vector)
+        if len(self.vector) != 3 or not all(math.isfinite(v) for v in values) or self.at_s < 0:
+            raise SimInputError('disturbance: needs a time >= 0 and a finite 3-vector')
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One benchmark task.
+
+    Attributes:
+        name: Unique name, ``<scene>_<what>``.
+        scene: Scene name (a key of :data:`resem3d_sim.scenes.SCENES`).
+        instruction: The instruction given to the system.
+        paraphrases: At least two other wordings of it.
+        time_limit_s: Simulated time allowed [s].
+        success: Predicate on the physical state of the environment.
+        moved_object: The object a disturbance moves (the target or the held object).
+    """
+
+    name: str
+    scene: str
+    instruction: str
+    paraphrases: tuple[str, ...]
+    time_limit_s: float
+    success: Callable[['TaskEnv'], SuccessResult]
+    moved_object: str
+
+    def reference_program(self) -> rc.ConstraintProgram:
+        """The hand-written reference program of the task (package data)."""
+        text = resources.files(__package__).joinpath('programs', f'{self.name}.json').read_text()
+        return rc.parse_program(text)
+
+
+class TaskEnv:
+    """A task's world at a seed: the scene, the physics, and the plant the controller drives.
+
+    Use :meth:`build`.
+    """
+
+    def __init__(self, task: TaskSpec, seed: int, scene: SceneSpec, world: World,
+                 objects: Mapping[str, object]) -> None:
+        self.task, self.seed, self.scene, self.world = task, seed, scene, world
+        self.objects = objects
+        self.plant = SimPlant(world, objects)
+
+    @classmethod
+    def build(cls, task: TaskSpec, seed: int = 0) -> 'TaskEnv':
+        """Build the task's scene at ``seed`` (object poses randomised within stated ranges).
+
+        Raises:
+            SimInputError: for a negative or non-integer seed.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SimInputError(f'seed: expected an integer >= 0, got {seed!r}')
+        scene = SCENES[task.scene](seed)
+        objects: dict[str, object] = {}
+        world = World.build(add_objects=lambda spec: objects.update(scene.add_objects(spec)),
+                            seed=seed)
+        world.reset()
+        return cls(task, seed, scene, world, objects)
+
+    def object_info(self, name: str) -> ObjectInfo:
+        info = self.objects[name]
+        assert isinstance(info, ObjectInfo)
+        return info
+
+    def pose(self, name: str) -> np.ndarray:
+        """Current pose (4, 4) of an object's body in the base frame."""
+        return self.world.body_pose(self.object_info(name).body_name)
+
+    def apply(self, disturbance: Disturbance) -> None:
+        """Apply a disturbance now."""
+        if disturbance.kind == 'move_object':
+            T = self.pose(disturbance.target).copy()
+            T[:3, 3] += disturbance.vector
+            self.world.set_body_pose(self.object_info(disturbance.target).body_name, T)
+        else:
+            self.world.apply_arm_push(np.asarray(disturbance.vector, dtype=float),
+                                      disturbance.duration_s, disturbance.target)
+
+    def success(self) -> SuccessResult:
+        """The task's success predicate on the current physical state."""
+        return self.task.success(self)
+
+
+# --- success predicates ----------------------------------------------------------------------
+
+def resting_on(obj: str, support: str, radius_m: float, max_tilt_deg: float = 10.0
+               ) -> Callable[[TaskEnv], SuccessResult]:
+    """``obj`` stands upright on ``support``: within ``radius_m`` of its centre (xy), at most
+    3 cm above it, tilted less than ``max_tilt_deg``, not moving, and not in the gripper."""
+    def predicate(env: TaskEnv) -> SuccessResult:
+        T_obj, T_support = env.pose(obj), env.pose(support)
+        offset = float(np.linalg.norm(T_obj[:2, 3] - T_support[:2, 3]))
+        height = float(T_obj[2, 3] - T_support[2, 3])
+        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        if env.world.gripper_grasping:
+            return SuccessResult(False, f'{obj} is still in the gripper', offset)
+        if tilt > max_tilt_deg:
+            return SuccessResult(False, f'{obj} tilted {tilt:.0f} deg', offset)
+        if not (-0.005 < height < 0.03):
+            return SuccessResult(False, f'{obj} is {height * 100:.1f} cm above {support}', offset)
+        if offset > radius_m:
+            return SuccessResult(False, f'{obj} is {offset * 100:.1f} cm from the centre of '
+                                 f'{support} (allowed {radius_m * 100:.0f} cm)', offset)
+        return SuccessResult(True, f'{obj} rests on {support} ({offset * 100:.1f} cm off centre)',
+                             offset)
+    return predicate
+
+
+def particles_inside(particles: str, container: str, min_fraction: float = 0.8
+                     ) -> Callable[[TaskEnv], SuccessResult]:
+    """At least ``min_fraction`` of the particle set is inside ``container``."""
+    def predicate(env: TaskEnv) -> SuccessResult:
+        info = env.objects[particles]
+        assert isinstance(info, ParticleInfo)
+        inside = count_inside(env.world.model, env.world.data, env.object_info(container), info)
+        fraction = inside / info.count
+        return SuccessResult(fraction >= min_fraction,
+                             f'{inside} of {info.count} {particles} particles in {container} '
+                             f'({fraction:.0%}, needs {min_fraction:.0%})', fraction)
+    return predicate
+
+
+def slid_open(obj: str, min_m: float) -> Callable[[TaskEnv], SuccessResult]:
+    """The slide joint of ``obj`` (a drawer) is open by at least ``min_m``."""
+    def predicate(env: TaskEnv) -> SuccessResult:
+        info = env.object_info(obj)
+        joint = env.world.model.joint(info.joint_name)
+        opening = float(env.world.data.qpos[joint.qposadr[0]])
+        return SuccessResult(opening >= min_m, f'{obj} open {opening * 100:.1f} cm (needs '
+                             f'{min_m * 100:.0f} cm)', opening)
+    return predicate
