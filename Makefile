@@ -42,6 +42,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) -m resem3d_controller.bench --json
+	$(VPY) -m resem3d_sim.bench --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

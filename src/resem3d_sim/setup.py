@@ -11,7 +11,8 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
     ],
-    install_requires=['numpy', 'mujoco', 'example-robot-data', 'resem3d_constraints'],
+    install_requires=['numpy', 'mujoco', 'example-robot-data', 'pillow', 'resem3d_constraints'],
+    entry_points={'console_scripts': ['resem3d-sim = resem3d_sim.cli:main']},
     # The tests drive the world with the project's controller and compare with pinocchio.
     extras_require={'test': ['pytest', 'hypothesis', 'resem3d_controller', 'pin']},
     python_requires='>=3.10',

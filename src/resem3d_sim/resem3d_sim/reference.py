@@ -31,16 +31,25 @@ class ReferenceRun:
     wall_s: float
     stages_reached: int
     stages: int
-    step_us: list[float] = field(default_factory=list, repr=False)
+    step_us: list[float] = field(default_factory=list, repr=False)      # controller steps
+    physics_us: list[float] = field(default_factory=list, repr=False)   # World.step calls
+    render_ms: list[float] = field(default_factory=list, repr=False)    # camera frames
 
 
-class _DisturbedPlant:
-    """A plant that applies scheduled disturbances when their time comes."""
+class _InstrumentedPlant:
+    """The task's plant, applying scheduled disturbances, timing physics, rendering the camera.
+    """
 
-    def __init__(self, env: TaskEnv, disturbances: Sequence[Disturbance]) -> None:
+    def __init__(self, env: TaskEnv, disturbances: Sequence[Disturbance], render_hz: float
+                 ) -> None:
         self.env = env
         self.plant = env.plant
         self.pending = sorted(disturbances, key=lambda d: d.at_s)
+        self.physics_us: list[float] = []
+        self.render_ms: list[float] = []
+        self.camera = env.camera() if render_hz > 0 else None
+        self.render_period_s = 1.0 / render_hz if render_hz > 0 else float('inf')
+        self.next_render_s = 0.0
 
     @property
     def t_s(self) -> float:
@@ -53,15 +62,31 @@ class _DisturbedPlant:
     def apply(self, command) -> None:
         while self.pending and self.pending[0].at_s <= self.plant.t_s:
             self.env.apply(self.pending.pop(0))
+        t0 = time.perf_counter()
         self.plant.apply(command)
+        self.physics_us.append((time.perf_counter() - t0) * 1e6)
+        if self.camera is not None and self.plant.t_s >= self.next_render_s:
+            t0 = time.perf_counter()
+            self.camera.render()
+            self.render_ms.append((time.perf_counter() - t0) * 1e3)
+            self.next_render_s += self.render_period_s
 
     def observe(self, scene) -> float:
         return self.plant.observe(scene)
 
 
 def run_reference(task: TaskSpec | str, seed: int = 0,
-                  disturbances: Sequence[Disturbance] = ()) -> ReferenceRun:
-    """Run the task's reference program at ``seed`` and evaluate its success predicate."""
+                  disturbances: Sequence[Disturbance] = (), render_hz: float = 0.0
+                  ) -> ReferenceRun:
+    """Run the task's reference program at ``seed`` and evaluate its success predicate.
+
+    Args:
+        task: The task or its name.
+        seed: Scene randomisation seed.
+        disturbances: Applied when their time comes.
+        render_hz: Render the camera (colour, depth, masks) at this rate during the run, as
+            perception would; 0 renders nothing.
+    """
     from resem3d_controller import ControllerConfig, JointVelocityController, Obstacle
     from resem3d_controller.executor import execute_program
 
@@ -75,9 +100,13 @@ def run_reference(task: TaskSpec | str, seed: int = 0,
     if table is not None:
         controller.set_obstacles([Obstacle.from_region(table.region('table/top'),
                                                        table.T_parent_obj)])
-    plant = _DisturbedPlant(env, disturbances)
+    plant = _InstrumentedPlant(env, disturbances, render_hz)
     step_us: list[float] = []
-    outcomes = execute_program(program, controller, scene, plant, step_us)
+    try:
+        outcomes = execute_program(program, controller, scene, plant, step_us)
+    finally:
+        if plant.camera is not None:
+            plant.camera.close()
     for _ in range(int(SETTLE_S / env.world.timestep_s)):       # let the objects come to rest
         env.world.step(np.zeros(len(env.world.q_rad)))
     failed = next((o for o in outcomes if not o.reached), None)
@@ -88,4 +117,4 @@ def run_reference(task: TaskSpec | str, seed: int = 0,
         result = SuccessResult(False, f'stage {failed.stage}: {failed.reason}')
     return ReferenceRun(task.name, seed, result.success, result.reason, env.world.t_s,
                         time.perf_counter() - wall, sum(o.reached for o in outcomes),
-                        len(program.stages), step_us)
+                        len(program.stages), step_us, plant.physics_us, plant.render_ms)

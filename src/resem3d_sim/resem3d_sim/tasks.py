@@ -17,11 +17,14 @@ import numpy as np
 
 import resem3d_constraints as rc
 
+from .camera import CameraIntrinsics, RgbdCamera, add_camera, look_at
 from .errors import SimInputError
 from .objects import ObjectInfo, ParticleInfo, count_inside
 from .plant import SimPlant
 from .scenes import SCENES, SceneSpec
 from .world import World
+
+import mujoco  # noqa: E402,I100  (after .scenes/.world: they configure headless GL first)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class TaskSpec:
         time_limit_s: Simulated time allowed [s].
         success: Predicate on the physical state of the environment.
         moved_object: The object a disturbance moves (the target or the held object).
+        prepare: Optional hook that sets up the task's initial state after the scene is built
+            (e.g. opens a drawer); called by :meth:`TaskEnv.build` with the new environment,
+            which it may change through ``env.world``. ``None`` (the default): the scene as
+            laid out.
     """
 
     name: str
@@ -81,11 +88,18 @@ class TaskSpec:
     time_limit_s: float
     success: Callable[['TaskEnv'], SuccessResult]
     moved_object: str
+    prepare: Callable[['TaskEnv'], None] | None = None
 
     def reference_program(self) -> rc.ConstraintProgram:
         """The hand-written reference program of the task (package data)."""
         text = resources.files(__package__).joinpath('programs', f'{self.name}.json').read_text()
         return rc.parse_program(text)
+
+
+CAMERA_NAME = 'd435'
+# A fixed RealSense looking at the table from the front left, over the objects at the robot.
+CAMERA_EYE_M = (1.15, -0.55, 0.75)
+CAMERA_TARGET_M = (0.5, 0.0, 0.05)
 
 
 class TaskEnv:
@@ -111,10 +125,22 @@ class TaskEnv:
             raise SimInputError(f'seed: expected an integer >= 0, got {seed!r}')
         scene = SCENES[task.scene](seed)
         objects: dict[str, object] = {}
-        world = World.build(add_objects=lambda spec: objects.update(scene.add_objects(spec)),
-                            seed=seed)
+
+        def add_objects(spec) -> None:
+            objects.update(scene.add_objects(spec))
+            add_camera(spec, CAMERA_NAME, look_at(CAMERA_EYE_M, CAMERA_TARGET_M),
+                       CameraIntrinsics())
+
+        world = World.build(add_objects=add_objects, seed=seed)
         world.reset()
-        return cls(task, seed, scene, world, objects)
+        env = cls(task, seed, scene, world, objects)
+        if task.prepare is not None:
+            task.prepare(env)
+        return env
+
+    def camera(self, **kwargs) -> RgbdCamera:
+        """The scene's RGB-D camera (640x480, RealSense-like); close it after use."""
+        return RgbdCamera(self.world.model, self.world.data, CAMERA_NAME, **kwargs)
 
     def object_info(self, name: str) -> ObjectInfo:
         info = self.objects[name]
@@ -187,4 +213,88 @@ def slid_open(obj: str, min_m: float) -> Callable[[TaskEnv], SuccessResult]:
         opening = float(env.world.data.qpos[joint.qposadr[0]])
         return SuccessResult(opening >= min_m, f'{obj} open {opening * 100:.1f} cm (needs '
                              f'{min_m * 100:.0f} cm)', opening)
+    return predicate
+
+
+def slid_closed(obj: str, max_m: float) -> Callable[[TaskEnv], SuccessResult]:
+    """The slide joint of ``obj`` (a drawer) is open by at most ``max_m`` (pushed shut)."""
+    def predicate(env: TaskEnv) -> SuccessResult:
+        info = env.object_info(obj)
+        joint = env.world.model.joint(info.joint_name)
+        opening = float(env.world.data.qpos[joint.qposadr[0]])
+        return SuccessResult(opening <= max_m, f'{obj} open {opening * 100:.1f} cm (at most '
+                             f'{max_m * 100:.0f} cm allowed)', opening)
+    return predicate
+
+
+def open_slide(obj: str, opening_m: float) -> Callable[[TaskEnv], None]:
+    """A :attr:`TaskSpec.prepare` hook: start with the slide joint of ``obj`` (a drawer) open
+    by ``opening_m``, at rest."""
+    def prepare(env: TaskEnv) -> None:
+        info = env.object_info(obj)
+        joint = env.world.model.joint(info.joint_name)
+        env.world.data.qpos[joint.qposadr[0]] = opening_m
+        env.world.data.qvel[joint.dofadr[0]] = 0.0
+        mujoco.mj_forward(env.world.model, env.world.data)
+    return prepare
+
+
+def resting_on_part(obj: str, support: str, part: str, margin_m: float = 0.0,
+                    max_tilt_deg: float = 10.0) -> Callable[[TaskEnv], SuccessResult]:
+    """``obj`` stands upright on the part ``support/part`` (e.g. a cabinet's top panel): its
+    origin over that part's extent in the support's frame (xy, shrunk by ``margin_m``), at
+    most 3 cm above the part's highest point, tilted less than ``max_tilt_deg``, and not in
+    the gripper."""
+    def predicate(env: TaskEnv) -> SuccessResult:
+        info = env.object_info(support)
+        points = info.part_points_obj(f'{support}/{part}')
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        T_obj, T_support = env.pose(obj), env.pose(support)
+        p = T_support[:3, :3].T @ (T_obj[:3, 3] - T_support[:3, 3])
+        outside = float(np.max(np.maximum(lo[:2] + margin_m - p[:2], p[:2] - hi[:2] + margin_m)))
+        height = float(p[2] - hi[2])
+        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        if env.world.gripper_grasping:
+            return SuccessResult(False, f'{obj} is still in the gripper', outside)
+        if tilt > max_tilt_deg:
+            return SuccessResult(False, f'{obj} tilted {tilt:.0f} deg', outside)
+        if not (-0.005 < height < 0.03):
+            return SuccessResult(False, f'{obj} is {height * 100:.1f} cm above {support}/{part}',
+                                 outside)
+        if outside > 0.0:
+            return SuccessResult(False, f'{obj} is {outside * 100:.1f} cm beyond the edge of '
+                                 f'{support}/{part} (margin {margin_m * 100:.0f} cm)', outside)
+        return SuccessResult(True, f'{obj} rests on {support}/{part}', outside)
+    return predicate
+
+
+# lab predicates
+
+def standing_in(obj: str, part: str, radius_m: float, max_height_m: float,
+                max_tilt_deg: float = 10.0) -> Callable[[TaskEnv], SuccessResult]:
+    """``obj`` stands in the hole of ``part`` (``holder/part``, e.g. a rack slot): its origin
+    within ``radius_m`` (xy, holder frame) of the part's centroid, at most ``max_height_m``
+    above the holder's origin (inserted, not resting on top), tilted less than
+    ``max_tilt_deg``, and not in the gripper."""
+    holder = part.split('/')[0]
+
+    def predicate(env: TaskEnv) -> SuccessResult:
+        centroid = env.object_info(holder).region(part).centroid_obj
+        T_holder = env.pose(holder)
+        T_obj = env.pose(obj)
+        p = T_holder[:3, :3].T @ (T_obj[:3, 3] - T_holder[:3, 3])
+        offset = float(np.linalg.norm(p[:2] - centroid[:2]))
+        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        if env.world.gripper_grasping:
+            return SuccessResult(False, f'{obj} is still in the gripper', offset)
+        if offset > radius_m:
+            return SuccessResult(False, f'{obj} is {offset * 100:.1f} cm from {part} (allowed '
+                                 f'{radius_m * 100:.1f} cm)', offset)
+        if p[2] > max_height_m:
+            return SuccessResult(False, f'{obj} is {p[2] * 100:.1f} cm above {holder} (not '
+                                 f'inserted; at most {max_height_m * 100:.1f} cm)', offset)
+        if tilt > max_tilt_deg:
+            return SuccessResult(False, f'{obj} tilted {tilt:.0f} deg', offset)
+        return SuccessResult(True, f'{obj} stands in {part} ({offset * 100:.1f} cm off centre)',
+                             offset)
     return predicate
