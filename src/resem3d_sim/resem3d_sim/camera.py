@@ -550,6 +550,9 @@ class RgbdCamera:
             other visual aids are never drawn.
         base_body: Body whose frame is ``base``; None for the world frame.
         rng: Noise generator; None seeds a new one with ``noise.seed``.
+        shadows: Render shadows in the colour image. Off by default: in software rendering
+            (OSMesa) they triple the frame time (~125 ms against ~40 ms for the household
+            scene); depth and masks are the same either way.
         antialias: Render with the model's multisampling (``visual/quality offsamples``).
             Off by default: it doubles the software-rendering time and only smooths colour
             edges (depth and masks are the same either way).
@@ -564,7 +567,8 @@ class RgbdCamera:
                  intrinsics: CameraIntrinsics | None = None, noise: DepthNoise | None = None,
                  part_labels: Mapping[int | str, str] | None = None, *,
                  geom_groups: Sequence[int] = (0, 1, 2), base_body: str | None = None,
-                 rng: np.random.Generator | None = None, antialias: bool = False) -> None:
+                 rng: np.random.Generator | None = None, antialias: bool = False,
+                 shadows: bool = False) -> None:
         self._gl: Any = None
         self._context: mujoco.MjrContext | None = None
         cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
@@ -620,6 +624,7 @@ class RgbdCamera:
         self._mjv_camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         self._mjv_camera.fixedcamid = cam_id
         self._scene = mujoco.MjvScene(model, maxgeom=max(1000, 2 * model.ngeom))
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = int(shadows)
         self._rect = mujoco.MjrRect(0, 0, w, h)
         # Depth buffer -> linear depth, as mujoco.Renderer (readDepthMap = mjDEPTH_ZEROFAR).
         self._depth_scale = far_m * near_m / (far_m - near_m)

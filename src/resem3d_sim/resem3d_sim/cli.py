@@ -32,7 +32,7 @@ def _view(args: argparse.Namespace) -> int:
     if out.suffix.lower() != '.png':
         raise SimError(f'--out must name a .png file, got {args.out!r}')
     env = TaskEnv.build(get_task(args.task), args.seed)
-    with env.camera() as camera:
+    with env.camera(shadows=True) as camera:      # a picture for people: shadows help
         frame = camera.render()
     labelled_image(frame).save(out)
     print(f'{out}: {env.task.name} (seed {args.seed}), {len(frame.labels) - 1} labelled parts')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -443,20 +442,3 @@ def test_rendered_noise_matches_the_model(scene, frame):
         band = (z > low) & (z < high)
         expected = np.sqrt(np.mean((0.003 * z[band] ** 2) ** 2) + 0.001 ** 2 / 12)
         assert error[band].std() == pytest.approx(expected, rel=0.1), (low, high)
-
-
-def test_render_time_640x480(scene, clean_camera):
-    """Colour + depth + part mask at 640x480; prints the median (target <= 30 ms here)."""
-    model, data, _ = scene
-    with RgbdCamera(model, data, 'rs') as noisy_camera:
-        for camera, kind in ((clean_camera, 'clean'), (noisy_camera, 'noisy')):
-            camera.render()  # warm-up
-            times = []
-            for _ in range(10):
-                start = time.perf_counter()
-                camera.render()
-                times.append(time.perf_counter() - start)
-            median_ms = 1e3 * float(np.median(times))
-            print(f'render 640x480 colour+depth+mask ({kind} depth): median {median_ms:.1f} ms, '
-                  f'min {1e3 * min(times):.1f} ms')
-            assert median_ms < 250.0

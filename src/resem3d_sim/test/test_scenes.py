@@ -3,7 +3,6 @@
 import dataclasses
 import math
 import re
-import time
 
 import numpy as np
 import pytest
@@ -136,7 +135,7 @@ def test_with_table_adds_a_matching_slab():
 
 
 @pytest.mark.parametrize('name', SCENE_NAMES)
-def test_scene_settles_upright_with_particles_inside(name, capsys):
+def test_scene_settles_upright_with_particles_inside(name):
     """1 s of physics on a plain floor: movable objects rest upright, liquids stay inside."""
     scene = sc.SCENES[name](0)
     spec = sc.floor_spec()
@@ -146,10 +145,8 @@ def test_scene_settles_upright_with_particles_inside(name, capsys):
     steps = int(round(1.0 / model.opt.timestep))
     assert model.opt.timestep == pytest.approx(0.001)
     start = data.time
-    t0 = time.perf_counter()
     for _ in range(steps):
         mujoco.mj_step(model, data)
-    step_ms = (time.perf_counter() - t0) / steps * 1e3
     assert data.time - start == pytest.approx(1.0)
     movable = [info for info in objects.values()
                if isinstance(info, ob.ObjectInfo) and info.movable]
@@ -165,13 +162,10 @@ def test_scene_settles_upright_with_particles_inside(name, capsys):
     for particles in scene.particles:
         info = objects[particles.name]
         assert ob.count_inside(model, data, objects[particles.container], info) == info.count
-    with capsys.disabled():
-        print(f'\n[{name}] mj_step {step_ms:.3f} ms/step ({model.ngeom} geoms, {model.nbody} '
-              f'bodies, {data.ncon} contacts, with particles, no robot)')
 
 
 @pytest.mark.parametrize('name', SCENE_NAMES)
-def test_scene_in_the_world_with_the_robot(name, capsys):
+def test_scene_in_the_world_with_the_robot(name):
     """The scene in resem3d_sim.world (Panda + table): compiles, rests, names the table top."""
     from resem3d_sim.world import World
     scene = sc.SCENES[name](1)
@@ -182,15 +176,11 @@ def test_scene_in_the_world_with_the_robot(name, capsys):
     geom = model.geom(table.geom_names[0])
     assert model.geom_bodyid[geom.id] == model.body(table.body_name).id
     np.testing.assert_allclose(geom.size, table.shapes[table.geom_names[0]].size, atol=1e-9)
-    t0 = time.perf_counter()
     for _ in range(300):
         world.step(np.zeros(7))
-    step_ms = (time.perf_counter() - t0) / 300 * 1e3
     for key, info in objects.items():
         if isinstance(info, ob.ObjectInfo) and info.movable:
             np.testing.assert_allclose(world.body_pose(key), scene.T_base_obj[key], atol=2e-3)
     for particles in scene.particles:
         assert ob.count_inside(model, data, objects[particles.container],
                                objects[particles.name]) == particles.count
-    with capsys.disabled():
-        print(f'\n[{name}] World.step {step_ms:.3f} ms/step (robot + scene + particles)')
