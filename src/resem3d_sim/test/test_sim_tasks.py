@@ -5,6 +5,7 @@ import pytest
 
 from resem3d_sim.catalog import TASKS, UnknownTaskError, get_task
 from resem3d_sim.errors import SimInputError
+from resem3d_sim.scenes import SCENES
 from resem3d_sim.tasks import Disturbance, TaskEnv
 
 
@@ -13,14 +14,26 @@ def env():
     return TaskEnv.build(get_task('household_mug_to_plate'), seed=3)
 
 
-def test_every_task_is_well_formed():
-    assert TASKS
-    for task in TASKS.values():
-        assert task.name.startswith(task.scene + '_')
-        assert len(task.paraphrases) >= 2 and task.instruction not in task.paraphrases
-        assert 0 < task.time_limit_s <= 300
-        program = task.reference_program()
-        assert program.stages
+@pytest.mark.parametrize('name', sorted(TASKS))
+def test_task_is_well_formed(name):
+    """Distinct paraphrases, a scene object to disturb, a program over the scene's parts."""
+    task = TASKS[name]
+    assert task.name.startswith(task.scene + '_')
+    assert len(task.paraphrases) >= 2
+    assert len({task.instruction, *task.paraphrases}) == len(task.paraphrases) + 1
+    assert 0 < task.time_limit_s <= 300
+    scene = SCENES[task.scene](0)
+    assert task.moved_object in {p.name for p in scene.placements}
+    program = task.reference_program()
+    assert program.name == name and program.stages
+    missing = sorted(set(program.regions) - set(scene.labels))
+    assert not missing, f'regions not in the scene: {missing}'
+
+
+@pytest.mark.parametrize('name', sorted(TASKS))
+def test_success_needs_work_in_the_initial_state(name):
+    env = TaskEnv.build(TASKS[name], seed=0)
+    assert not env.success().success, env.success().reason
 
 
 def test_unknown_task_and_bad_seed_are_typed_errors():
