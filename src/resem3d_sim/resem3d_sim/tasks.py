@@ -142,6 +142,11 @@ class TaskEnv:
         """The scene's RGB-D camera (640x480, RealSense-like); close it after use."""
         return RgbdCamera(self.world.model, self.world.data, CAMERA_NAME, **kwargs)
 
+    def slide_opening_m(self, name: str) -> float:
+        """Position [m] of the slide joint of object ``name`` (a drawer's opening)."""
+        joint = self.world.model.joint(self.object_info(name).joint_name)
+        return float(self.world.data.qpos[joint.qposadr[0]])
+
     def object_info(self, name: str) -> ObjectInfo:
         info = self.objects[name]
         assert isinstance(info, ObjectInfo)
@@ -166,6 +171,11 @@ class TaskEnv:
         return self.task.success(self)
 
 
+def _tilt_deg(T_base_obj: np.ndarray) -> float:
+    """Angle [deg] between an object's z axis and the base z axis."""
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(T_base_obj[2, 2])))))
+
+
 # --- success predicates ----------------------------------------------------------------------
 
 def resting_on(obj: str, support: str, radius_m: float, max_tilt_deg: float = 10.0
@@ -176,7 +186,7 @@ def resting_on(obj: str, support: str, radius_m: float, max_tilt_deg: float = 10
         T_obj, T_support = env.pose(obj), env.pose(support)
         offset = float(np.linalg.norm(T_obj[:2, 3] - T_support[:2, 3]))
         height = float(T_obj[2, 3] - T_support[2, 3])
-        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        tilt = _tilt_deg(T_obj)
         if env.world.gripper_grasping:
             return SuccessResult(False, f'{obj} is still in the gripper', offset)
         if tilt > max_tilt_deg:
@@ -208,9 +218,7 @@ def particles_inside(particles: str, container: str, min_fraction: float = 0.8
 def slid_open(obj: str, min_m: float) -> Callable[[TaskEnv], SuccessResult]:
     """The slide joint of ``obj`` (a drawer) is open by at least ``min_m``."""
     def predicate(env: TaskEnv) -> SuccessResult:
-        info = env.object_info(obj)
-        joint = env.world.model.joint(info.joint_name)
-        opening = float(env.world.data.qpos[joint.qposadr[0]])
+        opening = env.slide_opening_m(obj)
         return SuccessResult(opening >= min_m, f'{obj} open {opening * 100:.1f} cm (needs '
                              f'{min_m * 100:.0f} cm)', opening)
     return predicate
@@ -219,9 +227,7 @@ def slid_open(obj: str, min_m: float) -> Callable[[TaskEnv], SuccessResult]:
 def slid_closed(obj: str, max_m: float) -> Callable[[TaskEnv], SuccessResult]:
     """The slide joint of ``obj`` (a drawer) is open by at most ``max_m`` (pushed shut)."""
     def predicate(env: TaskEnv) -> SuccessResult:
-        info = env.object_info(obj)
-        joint = env.world.model.joint(info.joint_name)
-        opening = float(env.world.data.qpos[joint.qposadr[0]])
+        opening = env.slide_opening_m(obj)
         return SuccessResult(opening <= max_m, f'{obj} open {opening * 100:.1f} cm (at most '
                              f'{max_m * 100:.0f} cm allowed)', opening)
     return predicate
@@ -253,7 +259,7 @@ def resting_on_part(obj: str, support: str, part: str, margin_m: float = 0.0,
         p = T_support[:3, :3].T @ (T_obj[:3, 3] - T_support[:3, 3])
         outside = float(np.max(np.maximum(lo[:2] + margin_m - p[:2], p[:2] - hi[:2] + margin_m)))
         height = float(p[2] - hi[2])
-        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        tilt = _tilt_deg(T_obj)
         if env.world.gripper_grasping:
             return SuccessResult(False, f'{obj} is still in the gripper', outside)
         if tilt > max_tilt_deg:
@@ -284,7 +290,7 @@ def standing_in(obj: str, part: str, radius_m: float, max_height_m: float,
         T_obj = env.pose(obj)
         p = T_holder[:3, :3].T @ (T_obj[:3, 3] - T_holder[:3, 3])
         offset = float(np.linalg.norm(p[:2] - centroid[:2]))
-        tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(T_obj[2, 2])))))
+        tilt = _tilt_deg(T_obj)
         if env.world.gripper_grasping:
             return SuccessResult(False, f'{obj} is still in the gripper', offset)
         if offset > radius_m:
