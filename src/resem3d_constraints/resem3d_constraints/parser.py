@@ -112,7 +112,7 @@ def _stage(obj: Any, path: str) -> Stage:
         _fields(gripper, gripper_path, _GRIPPER_KEYS, ('action',))
         gripper = _build(gripper_path, GripperAction, **gripper)
     return _build(path, Stage, name=obj['name'], gripper=gripper, timeout_s=obj['timeout_s'],
-                  **items)
+                  hold_s=obj.get('hold_s', 0.0), **items)
 
 
 def _kind(obj: Any, path: str, kinds: tuple[str, ...], what: str) -> str:
@@ -197,6 +197,7 @@ def _stage_to_json(stage: Stage) -> dict:
         'pre': [_condition_to_json(c) for c in stage.pre],
         'post': [_condition_to_json(c) for c in stage.post],
         'timeout_s': stage.timeout_s,
+        'hold_s': stage.hold_s,
     }
 
 

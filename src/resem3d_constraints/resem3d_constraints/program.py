@@ -71,6 +71,8 @@ class Stage:
         post: Conditions that end the stage; may be empty only with a gripper action (the
             action's own result then ends the stage).
         timeout_s: Time limit [s] in (0, 120].
+        hold_s: Dwell [s] in [0, timeout_s): the post conditions must hold continuously this
+            long before the stage ends (pouring, letting an object settle); 0 by default.
 
     A stage needs a subgoal or a gripper action, and at most 32 constraints (subgoal and path
     together), 32 ``pre`` and 32 ``post`` conditions.
@@ -83,6 +85,7 @@ class Stage:
     pre: tuple[Condition, ...] = ()
     post: tuple[Condition, ...] = ()
     timeout_s: float | None = None
+    hold_s: float = 0.0
 
     def __post_init__(self) -> None:
         check_name('name', self.name, 'stage name')
@@ -100,13 +103,17 @@ class Stage:
             raise ProgramError('gripper', f'expected a GripperAction or None, got '
                                           f'{type(self.gripper).__name__}')
         timeout = next(f for f in STAGE_FIELDS if f.name == 'timeout_s').check(self.timeout_s)
+        hold = next(f for f in STAGE_FIELDS if f.name == 'hold_s').check(self.hold_s)
+        if hold >= timeout:
+            raise ProgramError('hold_s', f'the dwell ({hold:g} s) must be shorter than '
+                                         f'timeout_s ({timeout:g} s)')
         if not subgoal and self.gripper is None:
             raise ProgramError('subgoal', 'a stage needs a subgoal or a gripper action')
         if not post and self.gripper is None:
             raise ProgramError('post', 'a stage without a gripper action needs at least one '
                                        'post condition')
         for name, value in (('subgoal', subgoal), ('path', path), ('pre', pre), ('post', post),
-                            ('timeout_s', timeout)):
+                            ('timeout_s', timeout), ('hold_s', hold)):
             object.__setattr__(self, name, value)
 
     def constraints(self) -> tuple[Constraint, ...]:

@@ -276,6 +276,9 @@ STAGE_FIELDS = (
     Field('post', 'list', doc='Conditions that end the stage successfully.'),
     Field('timeout_s', 'number', required=True, minimum=0.0, maximum=MAX_TIMEOUT_S,
           exclusive_minimum=True, doc='Time limit of the stage [s], in (0, 120].'),
+    Field('hold_s', 'number', minimum=0.0, maximum=MAX_TIMEOUT_S, default=0.0,
+          doc='Dwell [s]: the post conditions must hold this long without a break before the '
+              'stage ends (e.g. while pouring); 0 ends it at once. Less than timeout_s.'),
 )
 
 PROGRAM_FIELDS = ('version', 'name', 'regions', 'stages')

@@ -46,6 +46,11 @@ def test_stage_normalises_lists_and_lists_constraints():
                               ('pre[0].object', 'mug'), ('post[0].b.of', 'mug/handle'))
 
 
+def test_stage_dwell_defaults_to_zero_and_is_kept():
+    assert stage().hold_s == 0.0
+    assert stage(hold_s=2).hold_s == 2.0
+
+
 def test_gripper_only_stage_needs_no_post():
     s = Stage('open', gripper=GripperAction('open'), timeout_s=5)
     assert s.post == () and s.timeout_s == 5.0
@@ -66,6 +71,9 @@ def test_gripper_only_stage_needs_no_post():
     ({'pre': (HOLDING,) * 33}, 'pre[32]', 'too many conditions'),
     ({'gripper': 'open'}, 'gripper', 'expected a GripperAction'),
     ({'path': REACH}, 'path', 'expected a list'),
+    ({'hold_s': -1.0}, 'hold_s', '>= 0'),
+    ({'hold_s': 10.0}, 'hold_s', 'must be shorter than timeout_s'),
+    ({'hold_s': float('nan')}, 'hold_s', 'finite'),
 ])
 def test_stage_rejects(kwargs, path, reason):
     with pytest.raises(ProgramError) as info:

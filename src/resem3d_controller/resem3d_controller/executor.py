@@ -86,6 +86,7 @@ def execute_program(program: rc.ConstraintProgram, controller: JointVelocityCont
         controller.set_stage(stage, scene, plant.t_s)
         t_start = plant.t_s
         done = False
+        held_since_s: float | None = None     # start of the current run of satisfied posts
         for tick in range(int(stage.timeout_s / dt_s)):
             stamp = plant.observe(scene)
             controller.refresh_targets(stamp)
@@ -94,9 +95,16 @@ def execute_program(program: rc.ConstraintProgram, controller: JointVelocityCont
             if step_us is not None:
                 step_us.append((time.perf_counter() - t0) * 1e6)
             plant.apply(command)
-            if command.subgoal_reached and tick % CHECK_EVERY_TICKS == 0:
-                plant.observe(scene)
-                done = all(rc.check(c, scene).satisfied for c in stage.post)
+            if tick % CHECK_EVERY_TICKS == 0:
+                held = command.subgoal_reached
+                if held:
+                    plant.observe(scene)
+                    held = all(rc.check(c, scene).satisfied for c in stage.post)
+                if not held:
+                    held_since_s = None
+                elif held_since_s is None:
+                    held_since_s = plant.t_s
+                done = held and plant.t_s - held_since_s >= stage.hold_s
                 if done:
                     break
         reason = '' if done else (f'timeout after {stage.timeout_s:g} s: '

@@ -51,3 +51,21 @@ def test_a_violated_precondition_stops_before_moving(robot):
     assert not outcomes[0].reached and outcomes[0].time_s == 0.0
     assert outcomes[0].reason.startswith('precondition: grasped mug')
     np.testing.assert_array_equal(world.q_rad, Q_HOME_RAD)
+
+
+def test_a_dwell_keeps_the_stage_running_while_its_post_conditions_hold(robot):
+    quick = _reach(0.45, 5.0)
+    dwelling = dict(_reach(0.45, 5.0), name='dwell', hold_s=1.0)
+    reached_s = execute_program(*_setup(robot, [quick]))[0].time_s
+    program, controller, scene, world = _setup(robot, [dwelling])
+    outcome = execute_program(program, controller, scene, world)[0]
+    assert outcome.reached
+    # It ends only after the post conditions have held for 1 s (checked every 10 ticks).
+    assert reached_s + 1.0 <= outcome.time_s <= reached_s + 1.0 + 0.02
+
+
+def test_a_dwell_longer_than_the_remaining_time_times_out(robot):
+    stage = dict(_reach(0.45, 1.5), hold_s=1.4)
+    program, controller, scene, world = _setup(robot, [stage])
+    outcome = execute_program(program, controller, scene, world)[0]
+    assert not outcome.reached and outcome.reason.startswith('timeout after 1.5 s')
