@@ -9,6 +9,8 @@ without a display (OSMesa by default, software rendering; set ``MUJOCO_GL=egl`` 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 import warnings
@@ -44,6 +46,8 @@ def configure_headless_gl(default: str = DEFAULT_BACKEND) -> str:
             warnings.warn(f'PYOPENGL_PLATFORM={current!r} conflicts with MUJOCO_GL={backend!r}; '
                           f'setting PYOPENGL_PLATFORM={platform!r}', RuntimeWarning, stacklevel=2)
         os.environ['PYOPENGL_PLATFORM'] = platform
+    if backend == 'osmesa':
+        _preload_triton()
     global _warned_late_import
     loaded = _loaded_mujoco_backend()
     if loaded is not None and loaded != backend and not _warned_late_import:
@@ -60,3 +64,19 @@ def _loaded_mujoco_backend() -> str | None:
     if module is None:
         return None
     return str(getattr(module, '_MUJOCO_GL', ''))
+
+
+def _preload_triton() -> None:
+    """Import triton (if installed) before OSMesa is loaded.
+
+    OSMesa's software rasteriser (llvmpipe) and triton (imported by torch/torchvision, e.g. for
+    segment-anything) each load their own LLVM. Whichever comes second crashes the process with
+    a segmentation fault when triton is loaded after OSMesa; the other order works. Loading
+    triton here, before ``import mujoco``, makes a process that renders and then uses torch safe.
+    """
+    if 'triton' in sys.modules or importlib.util.find_spec('triton') is None:
+        return
+    try:
+        importlib.import_module('triton')
+    except Exception:  # noqa: BLE001 (a broken triton must not stop rendering; torch reports it)
+        pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tasks import (open_slide, resting_on, resting_on_part, slid_closed, slid_open,
+from .tasks import (open_slide, particles_inside, resting_on, resting_on_part, slid_closed, slid_open,
                     TaskSpec)
 
 HOUSEHOLD_TASKS: tuple[TaskSpec, ...] = (
@@ -40,4 +40,13 @@ HOUSEHOLD_TASKS: tuple[TaskSpec, ...] = (
                      "Pick up the box and set it down on the cabinet's top panel."),
         time_limit_s=60.0, success=resting_on_part('box', 'cabinet', 'top'),
         moved_object='box'),
+    TaskSpec(
+        name='household_pour_kettle', scene='household',
+        instruction='Pick up the kettle by its handle and pour the water from its spout into '
+                    'the bowl.',
+        paraphrases=('Grab the kettle handle and pour the water into the bowl.',
+                     "Hold the kettle by the handle and empty it through the spout into the "
+                     'bowl.'),
+        time_limit_s=60.0, success=particles_inside('water', 'bowl', 0.8),
+        moved_object='bowl'),
 )

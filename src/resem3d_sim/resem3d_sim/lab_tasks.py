@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tasks import TaskSpec, resting_on_part, standing_in
+from .tasks import particles_inside, resting_on_part, standing_in, TaskSpec
 
 LAB_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
@@ -46,4 +46,11 @@ LAB_TASKS: tuple[TaskSpec, ...] = (
                      'plate.'),
         time_limit_s=60.0, success=resting_on_part('beaker', 'stirrer', 'plate', margin_m=0.03),
         moved_object='beaker'),
+    TaskSpec(
+        name='lab_pour_beaker', scene='lab',
+        instruction='Pour the reagent from the beaker into the Erlenmeyer flask.',
+        paraphrases=('Pick up the beaker and pour its reagent into the flask through its neck.',
+                     "Empty the beaker's reagent into the flask, pouring from the spout."),
+        time_limit_s=60.0, success=particles_inside('reagent', 'flask', 0.8),
+        moved_object='flask'),
 )

@@ -744,10 +744,11 @@ def add_box(parent: mujoco.MjsBody, name: str = 'box', T_parent_obj: np.ndarray 
 
 def add_kettle(parent: mujoco.MjsBody, name: str = 'kettle',
                T_parent_obj: np.ndarray | None = None, *, free: bool = True,
-               radius_m: float = 0.065, height_m: float = 0.15, wall_m: float = 0.005,
+               radius_m: float = 0.065, height_m: float = 0.16, wall_m: float = 0.005,
                bottom_m: float = 0.008, segments: int = 14, spout_length_m: float = 0.06,
                spout_rise_rad: float = math.radians(20.0), spout_opening_m: float = 0.03,
-               handle_length_m: float = 0.085, mass_kg: float = 0.45, friction: float = 0.6,
+               handle_length_m: float = 0.085, handle_height_m: float = 0.15,
+               mass_kg: float = 0.45, friction: float = 0.6,
                rgba: Sequence[float] = _STEEL) -> ObjectInfo:
     """Add a kettle: a closed cylindrical pot with a lid, a spout (+x) and a handle (-x).
 
@@ -755,8 +756,9 @@ def add_kettle(parent: mujoco.MjsBody, name: str = 'kettle',
     ``spout`` (a square tube: floor, roof and two sides, leaving the wall at +x just below the
     lid and rising at ``spout_rise_rad``; the wall is open behind it, so tilting the kettle
     towards +x pours particles out through the spout and only through it), ``handle`` (a
-    straight bar along -x at 80 % of the height, thin along z: the gripper approaches along
-    +x with its fingers closing vertically).
+    straight bar along -x at ``handle_height_m``, thin along z: the gripper approaches along
+    +x with its fingers closing vertically; high enough that the hand, whose long side is
+    then vertical, clears the table).
 
     Args:
         radius_m, height_m, wall_m, bottom_m: Body size [m]; segments: wall boxes (the +x one
@@ -764,7 +766,8 @@ def add_kettle(parent: mujoco.MjsBody, name: str = 'kettle',
         spout_length_m: Length of the spout tube [m]; spout_rise_rad: its rise above
             horizontal [rad]; spout_opening_m: height of the opening in the wall [m] (>= 2.5
             particle diameters).
-        handle_length_m: How far the handle reaches out from the wall [m].
+        handle_length_m: How far the handle reaches out from the wall [m]; handle_height_m:
+            height of its centre above the bottom [m] (at most the body height).
         Others: as :func:`add_mug`.
     """
     r, h, t = (_positive(f'{name}: {k}', v) for k, v in
@@ -775,6 +778,9 @@ def add_kettle(parent: mujoco.MjsBody, name: str = 'kettle',
     rise = _positive(f'{name}: spout_rise_rad', spout_rise_rad)
     opening = _positive(f'{name}: spout_opening_m', spout_opening_m)
     handle_len = _positive(f'{name}: handle_length_m', handle_length_m)
+    hz = _positive(f'{name}: handle_height_m', handle_height_m)
+    if hz > h:
+        raise ObjectBuildError(f'{name}: handle_height_m must be at most height_m')
     if opening > 0.5 * h:
         raise ObjectBuildError(f'{name}: spout_opening_m must be at most half the height')
     b = _Builder(parent, name, 'kettle', T_parent_obj, free, friction, rgba)
@@ -809,7 +815,6 @@ def add_kettle(parent: mujoco.MjsBody, name: str = 'kettle',
     for side in (-1.0, 1.0):
         p = mid0 + d * (s0 + length) / 2 + np.array([0.0, side * (inner_w + st) / 2, 0.0])
         b.box('spout', ((length - s0) / 2, st / 2, inner_h / 2 + st), p, R_spout)
-    hz = 0.8 * h
     b.box('handle', (handle_len / 2 + 0.004, 0.012, 0.009),
           (-(r - 0.004) - handle_len / 2, 0.0, hz), rgba=_BLACK)
     return b.finish(mass_kg, max_mass_kg=MAX_GRASPABLE_MASS_KG,

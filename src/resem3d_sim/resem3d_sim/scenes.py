@@ -358,8 +358,9 @@ HOUSEHOLD_PLACEMENTS: tuple[Placement, ...] = (
     # kept clear. Its centre lies behind the reachable workspace, its drawer handle inside.
     Placement('cabinet', 'drawer_cabinet', 0.86, 0.21, math.pi, dx_m=0.01, dy_m=0.01,
               dyaw_rad=math.radians(3.0), keep_clear_m=0.2, params={'drawer_name': 'drawer'}),
-    # Kettle on the right, handle (-x) towards -y, spout (+x) towards the bowl.
-    Placement('kettle', 'kettle', 0.60, -0.275, math.pi / 2, dyaw_rad=math.radians(10.0)),
+    # Kettle on the right, handle (-x) towards the robot: the gripper takes it from the front
+    # with a horizontal approach, and pouring (+x) tips it forward into a top-down hold.
+    Placement('kettle', 'kettle', 0.60, -0.27, 0.0, dyaw_rad=math.radians(10.0)),
     Placement('bowl', 'bowl', 0.62, -0.05, 0.0, dyaw_rad=math.radians(15.0)),
     Placement('plate', 'plate', 0.41, -0.17, 0.0, dyaw_rad=math.radians(15.0)),
     # Mug in front of the cabinet, handle (-y) towards the middle of the table.
@@ -379,7 +380,9 @@ LAB_PLACEMENTS: tuple[Placement, ...] = (
               dyaw_rad=math.radians(5.0)),
     Placement('tube', 'test_tube', 0.0, slot_y_m(1), 0.0, dx_m=0.0, dy_m=0.0, dyaw_rad=0.0,
               z_m=0.01, host='rack'),
-    Placement('flask', 'flask', 0.42, 0.17, 0.0, dyaw_rad=math.radians(15.0)),
+    # A wide-neck Erlenmeyer flask (4 cm inside): the reagent is poured into it.
+    Placement('flask', 'flask', 0.42, 0.17, 0.0, dyaw_rad=math.radians(15.0),
+              params={'neck_radius_m': 0.024}),
     # Beaker with the reagent, spout (+x) turned towards the flask (+y).
     Placement('beaker', 'beaker', 0.42, -0.06, math.pi / 2, dyaw_rad=math.radians(10.0)),
     Placement('bottle', 'reagent_bottle', 0.56, -0.25, 0.0, dyaw_rad=math.radians(15.0)),
@@ -387,7 +390,7 @@ LAB_PLACEMENTS: tuple[Placement, ...] = (
 """Chemistry-lab layout: nominal poses (base frame) and randomisation ranges."""
 
 LAB_PARTICLES: tuple[ParticleSpec, ...] = (
-    ParticleSpec('reagent', 'beaker', 40, rgba=REAGENT_RGBA),)
+    ParticleSpec('reagent', 'beaker', 40, radius_m=0.003, rgba=REAGENT_RGBA),)
 
 
 def household_scene(seed: int = 0) -> SceneSpec:
@@ -404,8 +407,8 @@ def lab_scene(seed: int = 0) -> SceneSpec:
     reagent bottle.
 
     Nominal layout and ranges: :data:`LAB_PLACEMENTS` (positions +- 2 cm, yaw +- 10-15 deg;
-    stirrer and rack +- 1.5 cm, +- 5 deg; the tube stays in slot 1), 40 reagent particles in
-    the beaker.
+    stirrer and rack +- 1.5 cm, +- 5 deg; the tube stays in slot 1), 40 reagent particles
+    (3 mm radius) in the beaker.
     """
     return make_scene('lab', seed, LAB_PLACEMENTS, LAB_PARTICLES)
 

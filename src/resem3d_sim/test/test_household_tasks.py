@@ -20,8 +20,8 @@ def task_named(name):
 
 
 def test_household_tasks_have_unique_names_in_the_household_scene():
-    """At least five tasks, all in the household scene, each named once."""
-    assert len(TASK_NAMES) == len(set(TASK_NAMES)) >= 5
+    """Six tasks, all in the household scene, each named once."""
+    assert len(TASK_NAMES) == len(set(TASK_NAMES)) == 6
     assert all(task.scene == 'household' for task in HOUSEHOLD_TASKS)
 
 
@@ -39,3 +39,13 @@ def test_quickest_new_task_succeeds_in_closed_loop():
     run = run_reference(QUICKEST_NEW_TASK, 0)
     assert run.success, run.reason
     assert run.stages_reached == run.stages
+
+
+def test_pouring_starts_with_the_water_in_the_kettle_and_the_kettle_handle_towards_the_robot():
+    """Before pouring, no particle is in the bowl (the predicate fails and says so) and the
+    handle (kettle -x) faces the robot, where the gripper takes it."""
+    env = TaskEnv.build(task_named('household_pour_kettle'), seed=3)
+    result = env.success()
+    assert not result.success and result.reason.startswith('0 of 40 water particles in bowl')
+    handle_direction_base = -env.pose('kettle')[:3, 0]
+    assert handle_direction_base[0] < -0.9

@@ -18,8 +18,8 @@ def task_named(name):
 
 
 def test_lab_tasks_have_unique_names_in_the_lab_scene():
-    """At least five tasks, all in the lab scene, each named once."""
-    assert len(TASK_NAMES) == len(set(TASK_NAMES)) >= 5
+    """Six tasks, all in the lab scene, each named once."""
+    assert len(TASK_NAMES) == len(set(TASK_NAMES)) == 6
     assert all(task.scene == 'lab' for task in LAB_TASKS)
 
 
@@ -37,3 +37,13 @@ def test_quickest_task_succeeds_in_closed_loop():
     run = run_reference(QUICKEST_TASK, 0)
     assert run.success, run.reason
     assert run.stages_reached == run.stages
+
+
+def test_pouring_starts_with_the_reagent_in_the_beaker_and_the_flask_neck_wide_enough():
+    """Before pouring, no reagent is in the flask (the predicate fails and says so), and the
+    flask's neck is at least three particle diameters wide inside."""
+    env = TaskEnv.build(task_named('lab_pour_beaker'), seed=2)
+    result = env.success()
+    assert not result.success and result.reason.startswith('0 of 40 reagent particles in flask')
+    inner_radius_m = env.object_info('flask').inner_profile[-1][1]
+    assert 2.0 * inner_radius_m >= 3 * 2.0 * env.objects['reagent'].radius_m
