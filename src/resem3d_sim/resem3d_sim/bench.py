@@ -4,10 +4,15 @@
 
 * ``rtf``: simulated seconds per wall second of a closed-loop run (the first task, seed 0):
   physics at 1 kHz, the project's controller in the loop at 1 kHz, object poses at 15 Hz and the
-  camera rendering colour + depth + part masks at 15 Hz (640x480). Measured in its own process
-  run, before the task sweep.
+  camera rendering colour + depth + part masks at 15 Hz (640x480) in a second process
+  (:class:`~resem3d_sim.render_worker.RenderWorker`, beside the physics). Measured before the
+  task sweep. ``rtf_camera_in_loop``: the same run with the camera rendered inside the loop,
+  measured right after it (the peer to compare with); ``camera_frames`` and
+  ``camera_frames_skipped`` (rendering fell a whole period behind; a frame that is only late
+  is rendered as soon as the render process is free).
 * ``physics_step_us_p50``: one 1 ms ``World.step`` (servo + MuJoCo), in that run;
-  ``render_ms_p50``: one camera frame, in that run; ``controller_step_us_p50`` likewise.
+  ``render_ms_p50``: one camera frame, in the render process; ``controller_step_us_p50``
+  likewise.
 * ``tasks``: the number of tasks; ``reference``: per task, the success rate of its reference
   program over ``--seeds`` seeds, with the failure reasons.
 """
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {error}', file=sys.stderr)
         return 2
 
-    timed: ReferenceRun = run_reference(names[0], 0, render_hz=CAMERA_HZ)
+    timed: ReferenceRun = run_reference(names[0], 0, render_hz=CAMERA_HZ, async_render=True)
+    in_loop: ReferenceRun = run_reference(names[0], 0, render_hz=CAMERA_HZ, async_render=False)
     jobs = [(name, seed) for name in names for seed in range(args.seeds)]
     wall = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -69,10 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         'rtf': timed.sim_s / timed.wall_s,
         'rtf_run': {'task': timed.task, 'seed': 0, 'sim_s': timed.sim_s, 'wall_s': timed.wall_s,
                     'success': timed.success},
+        'rtf_camera_in_loop': in_loop.sim_s / in_loop.wall_s,
+        'camera_frames': timed.frames,
+        'camera_frames_skipped': timed.frames_skipped,
         'physics_step_us_p50': float(np.percentile(timed.physics_us, 50)),
         'controller_step_us_p50': float(np.percentile(timed.step_us, 50)),
         'controller_step_us_p99': float(np.percentile(timed.step_us, 99)),
         'render_ms_p50': float(np.percentile(timed.render_ms, 50)),
+        'render_ms_p50_in_loop': float(np.percentile(in_loop.render_ms, 50)),
         'render_hz': CAMERA_HZ,
         'tasks': len(TASKS),
         'reference': reference,
