@@ -12,7 +12,8 @@ import pytest
 
 from resem3d_perception.bench import TARGETS, format_table, main
 
-FLOAT_KEYS = ('cloud_ms_p50', 'cloud_ms_p95', 'track_ms_p50', 'track_ms_p95',
+FLOAT_KEYS = ('cloud_ms_p50', 'cloud_ms_p95', 'cloud_ms_p50_open3d', 'cloud_speedup_vs_open3d',
+              'track_ms_p50', 'track_ms_p95',
               'track_err_mm_max', 'track_err_deg_max')
 
 
