@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 VPY := $(VENV)/bin/python
 # Python packages of the workspace, in dependency order.
-PACKAGES := src/resem3d_constraints src/resem3d_controller src/resem3d_sim src/resem3d_perception
+PACKAGES := src/resem3d_constraints src/resem3d_controller src/resem3d_sim src/resem3d_perception src/resem3d_reasoning src/resem3d
 STAMP := $(VENV)/.installed
 # dash (pulled in by open3d) registers a pytest plugin the workspace does not use.
 PYTEST_ARGS ?= -q -p no:dash

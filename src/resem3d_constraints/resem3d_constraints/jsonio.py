@@ -29,19 +29,19 @@ def scan_nesting(data: bytes) -> tuple[int, int]:
 
     Brackets inside strings (delimited by quotes preceded by an even number of backslashes)
     are ignored. Runs in linear time without recursion or per-character Python code (a few
-    numpy passes), so it is safe and fast on any input. Both numbers are exact for valid JSON;
-    on malformed text the depth bounds that of the prefix a parser reads before failing.
+    numpy passes), so it is safe and fast on any input. Both numbers are exact for valid JSON.
+    On malformed text an unmatched closing bracket is ignored (the depth never goes below
+    zero), so the depth bounds that of any prefix a parser reads before failing.
 
     Args:
         data: UTF-8 encoded JSON text.
 
     Returns:
-        ``(depth, containers)``; when the text has at most 32 opening brackets in all, both
-        are that count.
+        ``(depth, containers)``: the maximum nesting depth of arrays and objects, and how many
+        there are.
     """
-    opening = data.count(b'[') + data.count(b'{')
-    if opening <= MAX_DEPTH:
-        return opening, opening
+    if data.count(b'[') + data.count(b'{') == 0:
+        return 0, 0
     b = np.frombuffer(data, dtype=np.uint8)
     steps = _STEP[b]
     quotes = np.flatnonzero(b == _QUOTE)
@@ -57,9 +57,11 @@ def scan_nesting(data: bytes) -> tuple[int, int]:
         # Parity of the quotes so far (int8 wraps around, which keeps the parity).
         inside = np.cumsum(toggles, dtype=np.int8) & 1
         steps[inside.view(bool)] = 0
-    # Before its first unmatched closing bracket a prefix's running sum is its exact depth;
-    # a parser stops there, so the overall maximum bounds what it reaches.
-    depth = int(np.cumsum(steps, dtype=np.int32).max())
+    # Depth clamped at zero: d_i = max(0, d_(i-1) + step_i) = S_i - min(0, S_1..S_i) for the
+    # running sum S, so the clamped maximum is the largest rise of S above its prefix minimum.
+    level = np.cumsum(steps, dtype=np.int32)
+    floor = np.minimum(np.minimum.accumulate(level), 0)
+    depth = int((level - floor).max())
     return depth, int(np.count_nonzero(steps == 1))
 
 

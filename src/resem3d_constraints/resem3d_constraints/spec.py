@@ -325,7 +325,7 @@ def check_name(name: str, value: Any, what: str = 'name') -> str:
         raise ProgramError(name, f'expected a string, got {describe(value)}')
     if len(value) > NAME_MAX_LENGTH:
         raise ProgramError(name, f'{what} longer than {NAME_MAX_LENGTH} characters')
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):   # fullmatch: '$' alone lets a trailing newline through
         raise ProgramError(name, f'{what} {quote(value)} must match {NAME_PATTERN}')
     return value
 
@@ -336,7 +336,7 @@ def check_region_name(name: str, value: Any) -> str:
         raise ProgramError(name, f'expected a string, got {describe(value)}')
     if len(value) > NAME_MAX_LENGTH:
         raise ProgramError(name, f'region name longer than {NAME_MAX_LENGTH} characters')
-    if not _REGION.match(value):
+    if not _REGION.fullmatch(value):
         raise ProgramError(name, f'region name {quote(value)} must look like '
                                  f'object/part ({REGION_PATTERN})')
     if value.split('/')[0] in RESERVED_OBJECTS:

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from resem3d_constraints import ProgramError
@@ -19,6 +20,14 @@ from resem3d_constraints.jsonio import (load_json, MAX_CONTAINERS, MAX_INPUT_BYT
     ('[' * 20 + ']' * 20 + '[' * 20 + ']' * 20, 20, 40),    # siblings do not add up
     (']' * 50 + '[' * 10, 10, 10),
     ('[' + '{},' * 99 + '{}]', 2, 101),
+    # Few brackets: the true depth, not the bracket count.
+    ('[[],[],[]]', 2, 4),
+    ('{"a":[1],"b":{"c":[]},"d":[]}', 3, 5),
+    ('[{}, {}, {}, {}, {}]', 2, 6),
+    ('{"a": "[[[{{{"}', 1, 1),                             # few brackets, most in a string
+    ('["]]]", [[]]]', 3, 3),
+    (']]][', 1, 1),                                         # unmatched closers are ignored
+    ('[]]][[', 2, 3),
 ])
 def test_scan_nesting(text, depth, containers):
     assert scan_nesting(text.encode()) == (depth, containers)
@@ -27,6 +36,26 @@ def test_scan_nesting(text, depth, containers):
 def test_scan_nesting_without_brackets():
     assert scan_nesting(b'"' * 100) == (0, 0)
     assert scan_nesting(b'') == (0, 0)
+    assert scan_nesting(b'"[{"') == (0, 0)
+    assert scan_nesting(b']}]') == (0, 0)
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_scan_nesting_matches_a_reference_scanner(seed):
+    rng = np.random.default_rng(seed)
+    text = ''.join(rng.choice(list('[]{}"\\a, '), size=int(rng.integers(0, 60))))
+    depth = max_depth = containers = backslashes = 0
+    inside = False
+    for char in text:                      # the documented rules, one character at a time
+        if char == '"' and backslashes % 2 == 0:
+            inside = not inside
+        elif not inside and char in '[{':
+            depth, containers = depth + 1, containers + 1
+            max_depth = max(max_depth, depth)
+        elif not inside and char in ']}':
+            depth = max(0, depth - 1)
+        backslashes = backslashes + 1 if char == '\\' else 0
+    assert scan_nesting(text.encode()) == (max_depth, containers)
 
 
 @pytest.mark.parametrize('data,reason', [

@@ -141,10 +141,12 @@ CASES = [
     (('regions',), [f'o/p{i}' for i in range(65)], 'regions[64]', 'too many regions'),
     (('regions', 0), 'mug', 'regions[0]', 'must look like object/part'),
     (('regions', 0), 'tool/x', 'regions[0]', 'reserved'),
+    (('regions', 0), 'mug/handle\n', 'regions[0]', 'must look like object/part'),
     (('regions', 0), 5, 'regions[0]', 'expected a string'),
     (('regions',), 'mug/handle', 'regions', 'expected a list'),
     (('name',), 'x' * 65, 'name', 'longer than 64 characters'),
     (('name',), 'my program!', 'name', 'must match'),
+    (('name',), 'demo\n', 'name', 'must match'),
     (('name',), None, 'name', 'missing required field'),
 ]
 

@@ -70,6 +70,10 @@ def test_check_vector3():
     (check_name, 'has space', 'must match'),
     (check_name, '-lead', 'must match'),
     (check_name, 3, 'expected a string'),
+    (check_name, 'stage\n', 'must match'),                    # '$' would let this through
+    (check_name, 'stage\nx', 'must match'),
+    (check_region_name, 'mug/handle\n', 'must look like object/part'),
+    (check_region_name, 'mug\n/handle', 'must look like object/part'),
     (check_region_name, 'mug', 'must look like object/part'),
     (check_region_name, 'mug/handle/x', 'must look like object/part'),
     (check_region_name, 'world/x', 'reserved'),
