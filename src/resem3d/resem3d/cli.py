@@ -2,11 +2,19 @@
 
     resem3d plan --task NAME [--seed N] [--instruction TEXT] [--mllm {oracle,openai,replay}]
                  [--base-url URL] [--model M] [--transcript DIR] [--config DIR] [--json]
+    resem3d run --task NAME [--seed N] [--instruction TEXT] [--mllm {oracle,openai,replay}]
+                [--base-url URL] [--model M] [--transcript DIR] [--segmenter {sim,sam}]
+                [--disturb SPEC] [--out DIR] [--config DIR] [--json]
+    resem3d bench [--tasks all|NAME,...] [--seeds K] [--disturb] [--mllm oracle] [--jobs N]
+                  [--out DIR] [--json]
     resem3d tasks [--json]
 
 ``plan`` renders the task's scene, perceives it and reasons about it with the chosen model
 client, then prints the plan and the constraint programs (``--json``: one JSON object on
-stdout). ``tasks`` lists the simulated tasks and their instructions.
+stdout). ``run`` executes a task in closed loop in the simulator (:mod:`resem3d.run`) and
+writes its run directory; it exits 1 with one line ``failed: <step>: <reason>`` when the task
+fails. ``bench`` runs tasks x seeds in parallel (:mod:`resem3d.bench`). ``tasks`` lists the
+simulated tasks and their instructions.
 
 Every failure ends with exactly one line on stderr, ``error: <step>: <reason>``, and a non-zero
 exit status: 2 when the command cannot do what was asked (arguments, unknown task, bad seed,
@@ -44,6 +52,22 @@ def _plan(args: argparse.Namespace) -> int:
                              transcript=args.transcript, config=args.config))
     print(json.dumps(report, indent=2) if args.json else summary(report))
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .run import RunOptions, main_run
+    return main_run(RunOptions(task=args.task, seed=args.seed, instruction=args.instruction,
+                               mllm=args.mllm, base_url=args.base_url, model=args.model,
+                               transcript=args.transcript, segmenter=args.segmenter,
+                               disturb=args.disturb, out=args.out, config=args.config),
+                    args.json)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import BenchOptions, main_bench
+    return main_bench(BenchOptions(tasks=args.tasks, seeds=args.seeds, disturb=args.disturb,
+                                   mllm=args.mllm, jobs=args.jobs, out=args.out,
+                                   config=args.config), args.json)
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -92,6 +116,52 @@ def build_parser() -> argparse.ArgumentParser:
                       "checkout's config/, else share/resem3d/config)")
     plan.add_argument('--json', action='store_true', help='print one JSON object')
     plan.set_defaults(run=_plan)
+
+    run = sub.add_parser('run', help='run a simulated task in closed loop (perception, '
+                         'reasoning, control) and report whether it succeeded',
+                         description='Build the task world, plan from the first camera frame, '
+                         'track every grounded object at 15 Hz and execute the constraint '
+                         'programs with the 1 kHz controller, in simulated time; write '
+                         'metrics.json, the model transcript and the recordings to the run '
+                         'directory.')
+    run.add_argument('--task', required=True, metavar='NAME',
+                     help='task name (see: resem3d tasks)')
+    run.add_argument('--seed', default='0', metavar='N', help='scene seed, 0..999999 (default 0)')
+    run.add_argument('--instruction', metavar='TEXT', help="instruction (default: the task's own)")
+    run.add_argument('--mllm', choices=BACKENDS, help='model client (as for plan)')
+    run.add_argument('--base-url', metavar='URL', help='openai: the endpoint /v1 URL')
+    run.add_argument('--model', metavar='M', help='openai: model name')
+    run.add_argument('--transcript', metavar='DIR',
+                     help='replay: answer from this recorded transcript (the run records its '
+                     'own exchanges in <run dir>/transcript)')
+    run.add_argument('--segmenter', choices=('sim', 'sam'),
+                     help="segmenter of the planning frame (default: perception.yaml's)")
+    run.add_argument('--disturb', metavar='SPEC',
+                     help="move the task's object during the run: target:D@T (D m at T s, "
+                     'e.g. target:0.1@3.0) or random (5-15 cm at a random moment, seeded)')
+    run.add_argument('--out', metavar='DIR', help='run directory (default: runs/<id>)')
+    run.add_argument('--config', metavar='DIR', help='config directory')
+    run.add_argument('--json', action='store_true', help='print the metrics as one JSON object')
+    run.set_defaults(run=_run)
+
+    bench = sub.add_parser('bench', help='run tasks x seeds in closed loop in parallel and '
+                           'report success rates and timings',
+                           description='Run every task (or --tasks) at seeds 0..K-1 in '
+                           'parallel processes, each as resem3d run, and print a table (--json: '
+                           'one JSON object).')
+    bench.add_argument('--tasks', default='all', metavar='all|NAME,...',
+                       help='tasks to run (default all)')
+    bench.add_argument('--seeds', default='1', metavar='K', help='seeds 0..K-1 (default 1)')
+    bench.add_argument('--disturb', action='store_true',
+                       help='each run with --disturb random')
+    bench.add_argument('--mllm', choices=('oracle',), default='oracle',
+                       help='model client (oracle only: the bench measures the execution stack)')
+    bench.add_argument('--jobs', default='2', metavar='N', help='parallel processes (default 2)')
+    bench.add_argument('--out', metavar='DIR',
+                       help='directory of the runs (default: runs/bench-<time>)')
+    bench.add_argument('--config', metavar='DIR', help='config directory')
+    bench.add_argument('--json', action='store_true', help='print one JSON object')
+    bench.set_defaults(run=_bench)
 
     tasks = sub.add_parser('tasks', help='list the simulated tasks and their instructions')
     tasks.add_argument('--json', action='store_true', help='print a JSON array')

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,47 +74,76 @@ def execute_program(program: rc.ConstraintProgram, controller: JointVelocityCont
         One outcome per stage that was started.
     """
     outcomes: list[StageOutcome] = []
-    dt_s = controller.config.dt_s
     plant.observe(scene)
     for stage in program.stages:
-        scene.freeze_init_poses()
-        unmet_pre = [rc.check(c, scene) for c in stage.pre]
-        unmet_pre = [r for r in unmet_pre if not r.satisfied]
-        if unmet_pre:
-            outcomes.append(StageOutcome(stage.name, False, 0.0, math.nan,
-                                         f'precondition: {unmet_pre[0].detail}'))
-            return outcomes
-        controller.set_stage(stage, scene, plant.t_s)
-        t_start = plant.t_s
-        done = False
-        held_since_s: float | None = None     # start of the current run of satisfied posts
-        for tick in range(int(stage.timeout_s / dt_s)):
-            stamp = plant.observe(scene)
-            controller.refresh_targets(stamp)
-            t0 = time.perf_counter()
-            command = controller.step(plant.q_rad, plant.t_s)
-            if step_us is not None:
-                step_us.append((time.perf_counter() - t0) * 1e6)
-            plant.apply(command)
-            if tick % CHECK_EVERY_TICKS == 0:
-                held = command.subgoal_reached
-                if held:
-                    plant.observe(scene)
-                    held = all(rc.check(c, scene).satisfied for c in stage.post)
-                if not held:
-                    held_since_s = None
-                elif held_since_s is None:
-                    held_since_s = plant.t_s
-                done = held and plant.t_s - held_since_s >= stage.hold_s
-                if done:
-                    break
-        reason = '' if done else (f'timeout after {stage.timeout_s:g} s: '
-                                  + unmet_conditions(stage, scene))
-        outcomes.append(StageOutcome(stage.name, done, plant.t_s - t_start,
-                                     largest_residual(stage, scene), reason))
-        if not done:
+        outcome = run_stage(stage, controller, scene, plant, step_us)
+        outcomes.append(outcome)
+        if not outcome.reached:
             break
     return outcomes
+
+
+def run_stage(stage: rc.Stage, controller: JointVelocityController, scene: rc.SceneState,
+              plant: Plant, step_us: list[float] | None = None,
+              should_stop: Callable[[], str | None] | None = None) -> StageOutcome:
+    """Run one stage: check its preconditions, then tick until it is done or times out.
+
+    Args:
+        stage: The stage.
+        controller: The QP controller.
+        scene: The scene its anchors are evaluated in (kept current by ``plant.observe``).
+        plant: What is controlled.
+        step_us: If given, the duration of every control step [us] is appended to it.
+        should_stop: Asked every ``CHECK_EVERY_TICKS`` ticks; a non-empty reason ends the
+            stage, unreached, with that reason (e.g. a precondition that broke while it ran).
+
+    Returns:
+        How the stage ended.
+    """
+    dt_s = controller.config.dt_s
+    scene.freeze_init_poses()
+    unmet_pre = [rc.check(c, scene) for c in stage.pre]
+    unmet_pre = [r for r in unmet_pre if not r.satisfied]
+    if unmet_pre:
+        return StageOutcome(stage.name, False, 0.0, math.nan,
+                            f'precondition: {unmet_pre[0].detail}')
+    controller.set_stage(stage, scene, plant.t_s)
+    t_start = plant.t_s
+    done = False
+    stopped = ''
+    held_since_s: float | None = None     # start of the current run of satisfied posts
+    for tick in range(int(stage.timeout_s / dt_s)):
+        stamp = plant.observe(scene)
+        controller.refresh_targets(stamp)
+        t0 = time.perf_counter()
+        command = controller.step(plant.q_rad, plant.t_s)
+        if step_us is not None:
+            step_us.append((time.perf_counter() - t0) * 1e6)
+        plant.apply(command)
+        if tick % CHECK_EVERY_TICKS == 0:
+            held = command.subgoal_reached
+            if held:
+                plant.observe(scene)
+                held = all(rc.check(c, scene).satisfied for c in stage.post)
+            if not held:
+                held_since_s = None
+            elif held_since_s is None:
+                held_since_s = plant.t_s
+            done = held and plant.t_s - held_since_s >= stage.hold_s
+            if done:
+                break
+            if should_stop is not None:
+                stopped = should_stop() or ''
+                if stopped:
+                    break
+    if done:
+        reason = ''
+    elif stopped:
+        reason = stopped
+    else:
+        reason = f'timeout after {stage.timeout_s:g} s: ' + unmet_conditions(stage, scene)
+    return StageOutcome(stage.name, done, plant.t_s - t_start, largest_residual(stage, scene),
+                        reason)
 
 
 def largest_residual(stage: rc.Stage, scene: rc.SceneState) -> float:

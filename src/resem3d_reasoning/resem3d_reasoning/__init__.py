@@ -32,7 +32,7 @@ if TYPE_CHECKING:       # what the lazy names resolve to, for type checkers and 
                           drive)
     from .oracle import ORACLE_MODEL, OracleClient, scene_name
     from .oracle_server import OracleServer
-    from .planning import PlanResult, observe_task, plan_task
+    from .planning import PlanResult, observe_task, plan_observation, plan_task
     from .replies import (FlowChoice, PlanReply, RegionPose, SubtaskSpec, Workspace,
                           extract_json, program_reply_schema, reply_schema)
     from .steps import STEP_NAMES, system_prompt
@@ -42,7 +42,8 @@ if TYPE_CHECKING:       # what the lazy names resolve to, for type checkers and 
 _LAZY = {
     **dict.fromkeys(('EngineConfig', 'EngineRun', 'ReasoningEngine', 'ReasoningFailure',
                      'StepStats', 'SubtaskResult'), 'engine'),
-    **dict.fromkeys(('PlanResult', 'observe_task', 'plan_task'), 'planning'),
+    **dict.fromkeys(('PlanResult', 'observe_task', 'plan_observation', 'plan_task'),
+                   'planning'),
     **dict.fromkeys(('GroundedRegion', 'GroundingStore', 'Observation', 'observe_frame',
                      'system_region'), 'grounding'),
     **dict.fromkeys(('ORACLE_MODEL', 'OracleClient', 'scene_name'), 'oracle'),
@@ -64,7 +65,8 @@ __all__ = [
     'ReplyError', 'SCENE_HEADER', 'STEP_HEADER', 'STEP_NAMES', 'StepStats', 'SubtaskMonitor',
     'SubtaskResult', 'SubtaskSpec', 'Transcript', 'TranscriptError', 'Workspace', 'drive',
     'extract_json', 'input_block', 'known_backends', 'make_client', 'observe_frame',
-    'observe_task', 'parse_input_block', 'plan_task', 'program_reply_schema', 'register_backend',
+    'observe_task', 'parse_input_block', 'plan_observation', 'plan_task', 'program_reply_schema',
+    'register_backend',
     'reply_schema', 'scene_name', 'system_prompt', 'system_region',
 ]
 

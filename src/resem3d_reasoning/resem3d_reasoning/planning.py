@@ -19,10 +19,10 @@ import resem3d_constraints as rc
 
 from .client import MllmClient, RecordingClient
 from .engine import EngineConfig, ReasoningEngine, StepStats, SubtaskResult
-from .grounding import GroundedRegion, Observation, observe_frame, system_region
+from .grounding import GroundedRegion, GroundingStore, Observation, observe_frame, system_region
 from .replies import PlanReply, RegionPose
 
-__all__ = ['PlanResult', 'observe_task', 'plan_task']
+__all__ = ['PlanResult', 'env_system_regions', 'observe_task', 'plan_observation', 'plan_task']
 
 #: Regions every simulated workcell provides without asking the model.
 SYSTEM_REGIONS = ('table/top',)
@@ -106,12 +106,19 @@ def observe_task(task: str, seed: int) -> Observation:
     env = TaskEnv.build(get_task(task), seed)
     with env.camera() as camera:
         frame = camera.render()
+    return observe_frame(frame, scene=scene_name(task, seed),
+                         system_regions=env_system_regions(env))
+
+
+def env_system_regions(env: Any) -> dict[str, RegionPose]:
+    """The :data:`SYSTEM_REGIONS` of a simulated task environment (``resem3d_sim.tasks.
+    TaskEnv``) with their object poses now: the workcell's known geometry."""
     system: dict[str, RegionPose] = {}
     for name in SYSTEM_REGIONS:
         obj = name.split('/', 1)[0]
         if obj in env.objects:
             system[name] = system_region(env.object_info(obj).region(name), env.pose(obj))
-    return observe_frame(frame, scene=scene_name(task, seed), system_regions=system)
+    return system
 
 
 def plan_task(task: str, seed: int, client: MllmClient, *, instruction: str | None = None,
@@ -131,21 +138,50 @@ def plan_task(task: str, seed: int, client: MllmClient, *, instruction: str | No
         ReasoningFailure: When a step gives no valid reply within its retries.
         resem3d_sim.catalog.UnknownTaskError: For an unknown task.
     """
+    start = time.perf_counter()
+    observation = observe_task(task, seed)
+    return plan_observation(task, seed, observation, client, instruction=instruction,
+                            transcript=transcript, config=config,
+                            perception_s=time.perf_counter() - start)
+
+
+def plan_observation(task: str, seed: int, observation: Observation, client: MllmClient, *,
+                     instruction: str | None = None, transcript: Any = None,
+                     config: EngineConfig | None = None, store: GroundingStore | None = None,
+                     perception_s: float = 0.0) -> PlanResult:
+    """Plan a simulated task from an observation the caller made (e.g. the first camera frame
+    of a closed-loop run).
+
+    Args:
+        task: Task name (its instruction is the default one).
+        seed: Scene seed.
+        observation: The perceived frame (:func:`~resem3d_reasoning.grounding.observe_frame`).
+        client: The model client.
+        instruction: The instruction; default the task's own.
+        transcript: As :func:`plan_task`.
+        config: Engine bounds; default :class:`EngineConfig`.
+        store: The grounding store to fill (kept by a caller that re-grounds later); default
+            a new one.
+        perception_s: Wall time the caller spent making the observation [s] (reported).
+
+    Raises:
+        ReasoningFailure: When a step gives no valid reply within its retries.
+        resem3d_sim.catalog.UnknownTaskError: For an unknown task.
+    """
     from resem3d_sim.catalog import get_task
 
-    start = time.perf_counter()
     spec = get_task(task)
-    observation = observe_task(task, seed)
-    perceived = time.perf_counter()
+    start = time.perf_counter()
     if transcript is not None:
         client = RecordingClient(client, transcript=transcript)
     engine = ReasoningEngine(client, config)
-    run = engine.run(instruction if instruction is not None else spec.instruction, observation)
+    run = engine.run(instruction if instruction is not None else spec.instruction, observation,
+                     store)
     end = time.perf_counter()
     return PlanResult(
         task=task, seed=seed, instruction=run.instruction,
         backend=','.join(sorted(run.stats.backends)), model=client.model,
         from_oracle=run.stats.from_oracle, plan=run.plan, subtasks=run.subtasks,
         regions=dict(run.store.regions), system_regions=tuple(observation.system_regions),
-        stats=run.stats, perception_s=perceived - start, reasoning_s=end - perceived,
-        wall_s=end - start)
+        stats=run.stats, perception_s=perception_s, reasoning_s=end - start,
+        wall_s=perception_s + end - start)

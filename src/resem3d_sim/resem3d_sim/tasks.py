@@ -157,14 +157,39 @@ class TaskEnv:
         return self.world.body_pose(self.object_info(name).body_name)
 
     def apply(self, disturbance: Disturbance) -> None:
-        """Apply a disturbance now."""
+        """Apply a disturbance now.
+
+        ``move_object`` teleports a free object by its vector; an object on a slide joint (a
+        drawer) moves along its slide by the vector's component on the slide axis, within the
+        joint's range.
+        """
         if disturbance.kind == 'move_object':
+            info = self.object_info(disturbance.target)
+            if info.joint_type == 'slide':
+                self._slide_by(info, np.asarray(disturbance.vector, dtype=float))
+                return
             T = self.pose(disturbance.target).copy()
             T[:3, 3] += disturbance.vector
-            self.world.set_body_pose(self.object_info(disturbance.target).body_name, T)
+            self.world.set_body_pose(info.body_name, T)
         else:
             self.world.apply_arm_push(np.asarray(disturbance.vector, dtype=float),
                                       disturbance.duration_s, disturbance.target)
+
+    def slide_axis(self, name: str) -> np.ndarray:
+        """Unit axis (3,) of the slide joint of object ``name`` in the base frame."""
+        info = self.object_info(name)
+        joint = self.world.model.joint(info.joint_name)
+        body = self.world.data.body(info.body_name)
+        return body.xmat.reshape(3, 3) @ np.asarray(joint.axis, dtype=float)
+
+    def _slide_by(self, info: ObjectInfo, vector: np.ndarray) -> None:
+        joint = self.world.model.joint(info.joint_name)
+        data = self.world.data
+        low, high = info.joint_range_m or (-np.inf, np.inf)
+        q = float(data.qpos[joint.qposadr[0]]) + float(vector @ self.slide_axis(info.name))
+        data.qpos[joint.qposadr[0]] = min(max(q, low), high)
+        data.qvel[joint.dofadr[0]] = 0.0
+        mujoco.mj_forward(self.world.model, data)
 
     def success(self) -> SuccessResult:
         """The task's success predicate on the current physical state."""

@@ -1,0 +1,608 @@
+"""The closed loop of ``resem3d run``: physics and control at 1 kHz, camera and tracking at 15 Hz.
+
+:class:`ClosedLoop` is the plant that ``resem3d_controller.executor.run_stage`` drives, one
+1 ms tick at a time, in simulated time:
+
+* **physics**: one ``World.step`` per tick with the controller's joint velocities and gripper
+  command; scheduled disturbances are applied when their time comes;
+* **camera**: a frame of the simulated RealSense is submitted every 1/15 s to a
+  :class:`~resem3d_sim.render_worker.RenderWorker` (a second process, beside the physics) and
+  collected one camera period later, just before the next is submitted: a frame showing the
+  state at ``stamp_s`` is delivered at ``stamp_s + 1/15 s`` (a fixed latency in simulated time,
+  so that runs are reproducible; the loop waits for the render process if it is late);
+* **perception**: on every delivered frame, the depth image becomes a cloud in the base frame
+  (``depth_to_cloud``) and :class:`Perception` re-estimates every grounded object's pose
+  (``MultiTracker``: local ICP of the point model captured at grounding). A lost track is
+  searched for around its last pose (:meth:`Perception.redetect`). The constraint scene's object
+  poses come from these tracks, never from the simulator;
+* **proprioception** every tick: the tool pose, the finger width and the gripper's grasp flag
+  (what the arm and the gripper report). When the gripper reports a grasp, the tracked object
+  with model points nearest the TCP is attached to the tool (in the tracker and the scene); it
+  is detached, and tracked visually again, when the gripper lets go.
+
+:class:`Progress` prints the live progress line.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+
+import resem3d_constraints as rc
+
+from resem3d_perception import invert_rigid as invert
+
+__all__ = ['ClosedLoop', 'LoopConfig', 'Perception', 'Progress', 'percentile']
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The ``q``-th percentile of ``values`` (None when empty), rounded to 3 decimals."""
+    array = np.asarray(list(values), dtype=float)
+    return None if array.size == 0 else round(float(np.percentile(array, q)), 3)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Parameters of the loop (SI units).
+
+    Attributes:
+        camera_hz: Camera (and tracking) rate [Hz]; a frame is delivered one period after the
+            state it shows.
+        grasp_search_m: A tracked object with a model point this close to the TCP is the one
+            the gripper holds when it reports a grasp.
+        redetect_radius_m: How far from its last pose a lost object is searched for.
+        redetect_step_m: Grid step of that search.
+        redetect_every_frames: A lost track is searched for at most every this many frames.
+        redetect_below_coverage: ... and only when less than this fraction of its model is
+            seen at its last pose (the object has left it; a track lost with more coverage is
+            occluded or cluttered, and its last pose is kept).
+        redetect_min_confidence: A candidate pose is accepted when the tracker's fit there is
+            at least this confident.
+        keep_pose_margin: A tracked pose replaces the previous one only if it explains at
+            least this much more of the model (see :meth:`Perception._keep_unless_better`).
+        refine_held: Refine the pose of a held object in the gripper from the camera (the
+            tracker's ICP; it may slip or turn in the fingers), else it follows the tool
+            rigidly from the grasp on.
+        gripper_gate_m: An object with a model point this close to the TCP (and not held)
+            keeps its pose: the hand hides and touches it (unless it has left that pose).
+        settle_s: Physics time after the last stage before the success predicate is read.
+    """
+
+    camera_hz: float = 15.0
+    grasp_search_m: float = 0.04
+    redetect_radius_m: float = 0.2
+    redetect_step_m: float = 0.01
+    redetect_every_frames: int = 3
+    redetect_below_coverage: float = 0.2
+    redetect_min_confidence: float = 0.6
+    keep_pose_margin: float = 0.05
+    refine_held: bool = True
+    gripper_gate_m: float = 0.05
+    settle_s: float = 0.5
+
+
+class Perception:
+    """The tracked objects of a run and their poses (base frame).
+
+    Args:
+        tracker_config: A ``resem3d_perception.TrackerConfig``.
+        config: The loop parameters (re-detection).
+    """
+
+    def __init__(self, tracker_config: Any, config: LoopConfig) -> None:
+        import dataclasses
+
+        from resem3d_perception import MultiTracker
+        if config.refine_held != tracker_config.refine_held:
+            tracker_config = dataclasses.replace(tracker_config, refine_held=config.refine_held)
+        self.tracker = MultiTracker(tracker_config)
+        self.config = config
+        self.track_ms: list[float] = []        # cloud + every track, per frame
+        self.frames = 0
+        self.lost_frames: dict[str, int] = {}
+        self.redetections: dict[str, int] = {}
+        self.redetect_ms: list[float] = []
+        self._since_search: dict[str, int] = {}
+        self.last_results: dict[str, Any] = {}
+        self.kept: dict[str, int] = {}
+        self.gated: dict[str, int] = {}
+        self._tool_obj: dict[str, np.ndarray] = {}
+        self.refined_held: set[str] = set()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tracker.tracks)
+
+    def ground(self, name: str, points_base: np.ndarray, T_base_obj: np.ndarray,  # noqa: N803
+               stamp_s: float, camera_base: np.ndarray | None) -> None:
+        """Track ``name`` from base-frame points seen now (replacing an earlier model)."""
+        if name in self.tracker.tracks:
+            self.tracker.remove(name)
+        self.tracker.add(name, points_base, T_base_obj, stamp_s=stamp_s, camera_base=camera_base)
+        self.lost_frames.setdefault(name, 0)
+        self.redetections.setdefault(name, 0)
+
+    def pose(self, name: str) -> np.ndarray:
+        return self.tracker.tracks[name].T_base_obj
+
+    def held(self, name: str) -> bool:
+        return self.tracker.tracks[name].held
+
+    def update(self, frame: Any, T_base_tool: np.ndarray) -> dict[str, Any]:  # noqa: N803
+        """Track every object in ``frame`` (the tool pose is that of the frame's moment).
+
+        Per object: a held one follows the tool (its grasp refined by the tracker's ICP when
+        confident and clearly better); one next to the gripper keeps its pose (the hand hides
+        and touches it: ICP would be pulled off) unless it has left that pose; any other is
+        updated by the tracker, under the hysteresis of :meth:`_keep_unless_better`; a lost
+        one that has left its pose is searched for (:meth:`redetect`).
+
+        Returns:
+            Track results by object name.
+        """
+        from resem3d_perception import TrackResult, TrackStatus, depth_to_cloud
+        start = time.perf_counter()
+        cloud = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam)
+        tracks = self.tracker.tracks
+        before = {name: (T_base_tool @ self._tool_obj[name] if track.held else
+                         track.T_base_obj.copy()) for name, track in tracks.items()}
+        coverage: dict[str, float] = {}
+        for name, track in tracks.items():
+            if not track.held and self._near_tool(track, T_base_tool):
+                coverage[name] = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
+        gated = {name for name, c in coverage.items()
+                 if c >= self.config.redetect_below_coverage}
+        results = self.tracker.update(cloud, frame.stamp_s, T_base_tool,
+                                      names=[n for n in tracks if n not in gated])
+        for name in gated:
+            results[name] = TrackResult(name, TrackStatus.TRACKING, before[name].copy(),
+                                        coverage[name], coverage[name], stamp_s=frame.stamp_s,
+                                        reason='next to the gripper: pose kept')
+        self.refined_held = set()
+        for name, result in results.items():
+            track = tracks[name]
+            if name in gated:
+                self.gated[name] = self.gated.get(name, 0) + 1
+                continue
+            if track.held:
+                if 'refined' in result.reason:
+                    if self._keep_unless_better(name, cloud, before[name], T_base_tool):
+                        self.tracker.attach(name, T_base_tool, self._tool_obj[name])
+                    else:
+                        self._tool_obj[name] = invert(T_base_tool) @ track.T_base_obj
+                        self.refined_held.add(name)
+                continue
+            if result.ok:
+                self._since_search[name] = 0
+                self._keep_unless_better(name, cloud, before[name], T_base_tool)
+                continue
+            self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
+            if result.coverage >= self.config.redetect_below_coverage:
+                continue       # (partly) seen where it was: occluded or cluttered, not moved
+            waited = self._since_search.get(name, self.config.redetect_every_frames)
+            if waited >= self.config.redetect_every_frames:
+                self._since_search[name] = 0
+                found = self.redetect(name, cloud, frame.stamp_s, T_base_tool)
+                if found is not None:
+                    results[name] = found
+            else:
+                self._since_search[name] = waited + 1
+        self.track_ms.append((time.perf_counter() - start) * 1e3)
+        self.frames += 1
+        self.last_results = results
+        return results
+
+    def _near_tool(self, track: Any, T_base_tool: np.ndarray) -> bool:  # noqa: N803
+        """Whether a model point of the track lies within ``gripper_gate_m`` of the TCP."""
+        T = track.T_base_obj
+        P = track.model_points_obj @ T[:3, :3].T + T[:3, 3]
+        d2 = np.sum((P - T_base_tool[:3, 3]) ** 2, axis=1)
+        return bool(float(d2.min()) < self.config.gripper_gate_m ** 2)
+
+    def _coverages(self, name: str, cloud: Any, poses: list[np.ndarray],
+                   T_base_tool: np.ndarray) -> list[float]:  # noqa: N803
+        """The fraction of the track's model points with a cloud point within the tracker's
+        ``inlier_m``, at each of ``poses`` (cloud points in the gripper's box left out)."""
+        from scipy.spatial import cKDTree
+        track = self.tracker.tracks[name]
+        model = track.model_points_obj
+        placed = [model @ T[:3, :3].T + T[:3, 3] for T in poses]
+        lo = np.min([P.min(axis=0) for P in placed], axis=0) - 0.02
+        hi = np.max([P.max(axis=0) for P in placed], axis=0) + 0.02
+        near = _points_in_box(cloud, lo, hi)
+        c = track.config
+        q = (near - T_base_tool[:3, 3]) @ T_base_tool[:3, :3]
+        near = near[(np.abs(q[:, 0]) > c.tool_half_thickness_m)
+                    | (np.abs(q[:, 1]) > c.tool_half_width_m)
+                    | (q[:, 2] < -c.tool_length_m) | (q[:, 2] > c.tool_front_m)]
+        if len(near) == 0:
+            return [0.0] * len(poses)
+        tree = cKDTree(near)
+        out = []
+        for P in placed:
+            d, _ = tree.query(P, distance_upper_bound=c.inlier_m)
+            out.append(float(np.isfinite(d).mean()))
+        return out
+
+    def _keep_unless_better(self, name: str, cloud: Any, T_before: np.ndarray,
+                            T_base_tool: np.ndarray) -> bool:  # noqa: N803
+        """Hysteresis: keep the previous pose unless the new one explains clearly more of the
+        model (its coverage, :meth:`_coverages`, larger by at least ``keep_pose_margin``).
+
+        ICP's optimum drifts where the geometry leaves a direction free (a drawer front flush
+        with its cabinet slides in its plane) or where something else enters the crop (an
+        object put down on the support): a static object would wander by a centimetre or
+        more. A real move leaves the previous pose empty and is taken at once. For a held
+        object (its pose refined by ICP in the gripper) the same test applies to the pose the
+        grasp predicts.
+
+        Returns:
+            Whether the previous pose was kept.
+        """
+        track = self.tracker.tracks[name]
+        T_new = track.T_base_obj
+        if float(np.linalg.norm(T_new[:3, 3] - T_before[:3, 3])) < 1e-6:
+            return False
+        old, new = self._coverages(name, cloud, [T_before, T_new], T_base_tool)
+        if new < old + self.config.keep_pose_margin:
+            track.T_base_obj = T_before
+            self.kept[name] = self.kept.get(name, 0) + 1
+            return True
+        return False
+
+    def redetect(self, name: str, cloud: Any, stamp_s: float,
+                 T_base_tool: np.ndarray) -> Any | None:  # noqa: N803
+        """Search for a lost object around its last pose: score horizontal shifts of its model
+        on a grid (the fraction of model points with a cloud point within 1 cm, among the
+        cloud's points at the model's heights), then let the tracker's ICP confirm the best
+        ones. Objects stand on a support, so a lost one is looked for at the same height and
+        yaw; ICP corrects the rest.
+
+        Returns:
+            The confirmed track result, or None (the track stays lost at its last pose).
+        """
+        from scipy.spatial import cKDTree
+        start = time.perf_counter()
+        track = self.tracker.tracks[name]
+        if track.held:
+            return None
+        c = self.config
+        T0 = track.T_base_obj.copy()
+        model = track.model_points_obj
+        model = model[::max(1, len(model) // 150)]
+        P = model @ T0[:3, :3].T + T0[:3, 3]
+        centre = P[:, :2].mean(axis=0)
+        reach = c.redetect_radius_m + float(np.max(np.linalg.norm(P[:, :2] - centre, axis=1)))
+        scene = _points_in_box(cloud, np.array([centre[0] - reach, centre[1] - reach,
+                                                P[:, 2].min() + 0.005]),
+                               np.array([centre[0] + reach, centre[1] + reach,
+                                         P[:, 2].max() + 0.01]))
+        result = None
+        if len(scene) >= 30:
+            tree = cKDTree(scene)
+
+            def scores(offsets: np.ndarray) -> np.ndarray:
+                shifted = P[None, :, :].repeat(len(offsets), axis=0)
+                shifted[:, :, :2] += offsets[:, None, :]
+                distances, _ = tree.query(shifted.reshape(-1, 3), distance_upper_bound=0.01)
+                return np.isfinite(distances).reshape(len(offsets), -1).mean(axis=1)
+
+            coarse = 2.0 * c.redetect_step_m
+            steps = np.arange(-c.redetect_radius_m, c.redetect_radius_m + 1e-9, coarse)
+            grid = np.array([(x, y) for x in steps for y in steps
+                             if x * x + y * y <= c.redetect_radius_m ** 2])
+            score = scores(grid)
+            fine_steps = np.arange(-coarse, coarse + 1e-9, c.redetect_step_m / 2.0)
+            fine = np.array([(x, y) for x in fine_steps for y in fine_steps])
+            tried: list[np.ndarray] = []
+            for index in np.argsort(-score)[:12]:
+                if score[index] < 0.2 or len(tried) >= 3:
+                    break
+                if any(np.linalg.norm(grid[index] - t) < 0.04 for t in tried):
+                    continue
+                tried.append(grid[index])
+                local = grid[index] + fine
+                best = local[int(np.argmax(scores(local)))]
+                if np.linalg.norm(best) < 0.01:
+                    continue              # where the tracker already failed
+                T = T0.copy()
+                T[:2, 3] += best
+                track.T_base_obj = T
+                candidate = track.update(cloud, stamp_s, T_base_tool)
+                if candidate.ok and candidate.confidence >= c.redetect_min_confidence:
+                    result = candidate
+                    self.redetections[name] = self.redetections.get(name, 0) + 1
+                    break
+        if result is None:
+            track.T_base_obj = T0
+            track.status = type(track.status).LOST
+        self.redetect_ms.append((time.perf_counter() - start) * 1e3)
+        return result
+
+    def attach(self, name: str, T_base_tool: np.ndarray,  # noqa: N803
+               T_base_obj: np.ndarray) -> None:  # noqa: N803
+        """The gripper holds ``name`` (at pose ``T_base_obj`` now)."""
+        track = self.tracker.tracks[name]
+        track.T_base_obj = np.array(T_base_obj, dtype=float)
+        self.tracker.attach(name, T_base_tool)
+        self._tool_obj[name] = invert(T_base_tool) @ track.T_base_obj
+
+    def tool_obj(self, name: str) -> np.ndarray:
+        """Pose (4, 4) of a held object in the tool frame (refined from the camera when the
+        tracker's fit in the gripper is confident)."""
+        return self._tool_obj[name]
+
+    def detach(self, name: str, T_base_obj: np.ndarray) -> None:  # noqa: N803
+        """The gripper let go of ``name``, last at ``T_base_obj``."""
+        self.tracker.detach(name)
+        self.tracker.tracks[name].T_base_obj = np.array(T_base_obj, dtype=float)
+
+    def nearest(self, p_base: np.ndarray, poses: Mapping[str, np.ndarray],
+                within_m: float) -> str | None:
+        """The tracked object with a model point nearest ``p_base`` (within ``within_m``)."""
+        best, best_d = None, within_m
+        for name, track in self.tracker.tracks.items():
+            T = poses.get(name, track.T_base_obj)
+            P = track.model_points_obj @ T[:3, :3].T + T[:3, 3]
+            d = float(np.min(np.linalg.norm(P - p_base, axis=1)))
+            if d < best_d:
+                best, best_d = name, d
+        return best
+
+
+def _points_in_box(cloud: Any, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(M, 3) float64 cloud points inside the axis-aligned box ``[lo, hi]`` (base frame):
+    the box's corners are projected into the image and only the points of that pixel
+    rectangle are tested (the cloud is organised in pixel order), as the tracker's crop."""
+    from resem3d_perception import project_base_points
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                        for z in (lo[2], hi[2])])
+    points = cloud.points_base
+    uv, z = project_base_points(corners, cloud.intrinsics, cloud.T_base_cam)
+    if np.all(z > 1e-3):
+        u0, v0 = np.floor(uv.min(axis=0)).astype(int)
+        u1, v1 = np.ceil(uv.max(axis=0)).astype(int) + 1
+        points = points[cloud.crop_pixels(u0, v0, u1, v1)]
+    keep = (points[:, 0] >= lo[0]) & (points[:, 0] <= hi[0])
+    for axis in (1, 2):
+        keep &= (points[:, axis] >= lo[axis]) & (points[:, axis] <= hi[axis])
+    return points[keep].astype(float)
+
+
+class Progress:
+    """The live progress of a run on a terminal: one updating line on a TTY, else one line per
+    stage (and per event). Silent with ``stream=None``."""
+
+    def __init__(self, stream: TextIO | None, live: bool | None = None,
+                 period_s: float = 0.25) -> None:
+        self.stream = stream
+        self.live = bool(live if live is not None else
+                         (stream is not None and hasattr(stream, 'isatty') and stream.isatty()))
+        self.period_s = period_s
+        self._last = 0.0
+        self._width = 0
+        self.where = ''
+
+    def _write(self, text: str, final: bool) -> None:
+        if self.stream is None:
+            return
+        if self.live:
+            pad = max(0, self._width - len(text))
+            self.stream.write('\r' + text + ' ' * pad + ('\n' if final else ''))
+            self._width = 0 if final else len(text)
+        elif final:
+            self.stream.write(text + '\n')
+        self.stream.flush()
+
+    def status(self, text: str, force: bool = False) -> None:
+        """Update the live line (at most every ``period_s`` of wall time)."""
+        now = time.perf_counter()
+        if self.live and (force or now - self._last >= self.period_s):
+            self._last = now
+            self._write(text, False)
+
+    def line(self, text: str) -> None:
+        """A line that stays."""
+        self._write(text, True)
+
+
+class ClosedLoop:
+    """The simulated robot, camera and perception as the executor's plant (see the module
+    docstring).
+
+    Args:
+        env: The task's :class:`resem3d_sim.tasks.TaskEnv`.
+        perception: The tracker of the run.
+        config: Loop parameters.
+        on_frame: Called with every delivered frame and its track results (recording).
+    """
+
+    def __init__(self, env: Any, perception: Perception, config: LoopConfig,
+                 on_frame: Callable[[Any, dict[str, Any]], None] | None = None) -> None:
+        from resem3d_sim.render_worker import RenderWorker
+        from resem3d_sim.tasks import CAMERA_NAME
+        self.env = env
+        self.world = env.world
+        self.perception = perception
+        self.config = config
+        self.on_frame = on_frame
+        self.on_joint_state: Callable[[float, list[float], list[float]], None] | None = None
+        self.camera = RenderWorker(env.world.model, CAMERA_NAME)
+        self.period_s = 1.0 / config.camera_hz
+        self.next_frame_s = math.inf              # set by start()
+        self._in_flight_tool: np.ndarray | None = None
+        self.stamp_s = 0.0                        # state time of the last tracked frame
+        self.frames = 0
+        self.camera_wait_ms: list[float] = []
+        self.physics_us: list[float] = []
+        self.scene: rc.SceneState | None = None
+        self._fresh = False
+        self.disturbances: list[tuple[float, Callable[[], None]]] = []
+        self.frame_listeners: list[Callable[[float], None]] = []
+        self.gripper_issued = False
+        self.events: list[dict[str, Any]] = []
+        self.ticks = 0
+        self._track_ok: dict[str, bool] = {}
+        self._in_flight_truth: dict[str, np.ndarray] = {}
+        self._truth0: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.tracking_error_m: dict[str, list[tuple[float, float]]] = {}
+
+    # --- the protocol of resem3d_controller.executor.Plant ---------------------------------
+
+    @property
+    def t_s(self) -> float:
+        return self.world.t_s
+
+    @property
+    def q_rad(self) -> np.ndarray:
+        return self.world.q_rad
+
+    def apply(self, command: Any) -> None:
+        """One 1 ms tick: disturbances due, physics, camera schedule, perception."""
+        while self.disturbances and self.disturbances[0][0] <= self.world.t_s:
+            self.disturbances.pop(0)[1]()
+        if command.gripper is not None:
+            self.gripper_issued = True
+        start = time.perf_counter()
+        self.world.step(command.dq_rad_s, command.gripper)
+        self.physics_us.append((time.perf_counter() - start) * 1e6)
+        self.ticks += 1
+        if self.on_joint_state is not None and self.ticks % 10 == 0:
+            half = 0.5 * self.world.gripper_width_m
+            self.on_joint_state(self.world.t_s, [*self.world.q_rad, half, half],
+                                [*self.world.dq_rad_s, 0.0, 0.0])
+        if self.world.t_s >= self.next_frame_s - 1e-9:
+            self._camera_tick()
+
+    def observe(self, scene: rc.SceneState) -> float:
+        """Tool and gripper every tick; object poses from the last tracked frame; grasps.
+
+        Returns:
+            The state time of the frame the object poses come from.
+        """
+        world = self.world
+        scene.T_base_tool = world.T_base_tool()
+        scene.gripper_width_m = world.gripper_width_m
+        grasping = world.gripper_grasping
+        scene.gripper_grasping = grasping
+        if self._fresh:
+            self._fresh = False
+            for name in self.perception.names:
+                if name in scene.held:
+                    if name in self.perception.refined_held:
+                        scene.set_object_pose(name, scene.T_base_tool @
+                                              self.perception.tool_obj(name))
+                elif self.perception.last_results.get(name) is not None \
+                        and self.perception.last_results[name].ok:
+                    scene.set_object_pose(name, self.perception.pose(name))
+        if grasping and not scene.held:
+            poses = {name: scene.object_pose(name) for name in self.perception.names
+                     if name in scene.T_base_obj}
+            held = self.perception.nearest(scene.T_base_tool[:3, 3], poses,
+                                           self.config.grasp_search_m)
+            if held is not None:
+                self.perception.attach(held, scene.T_base_tool, scene.object_pose(held))
+                scene.grasp(held)
+                self.event('grasp', f'gripper holds {held} '
+                           f'(width {scene.gripper_width_m * 1e3:.1f} mm)')
+        elif not grasping and scene.held:
+            for name in sorted(scene.held):
+                self.perception.detach(name, scene.object_pose(name))
+                scene.release(name)
+                self.event('release', f'gripper let go of {name}')
+        return self.stamp_s
+
+    # --- camera ---------------------------------------------------------------------------
+
+    def first_frame(self) -> Any:
+        """Render the state now (synchronously) and start the camera schedule after it."""
+        frame = self.camera.render(self.world.data)
+        self.stamp_s = frame.stamp_s
+        self.next_frame_s = self.world.t_s + self.period_s
+        return frame
+
+    def fresh_frame(self) -> Any:
+        """A frame of the state now, rendered synchronously (for re-grounding)."""
+        if self.camera.busy:
+            self._deliver(self.camera.wait())
+        frame = self.camera.render(self.world.data)
+        self.camera.render_ms.pop()      # not a frame of the 15 Hz stream
+        return frame
+
+    def _camera_tick(self) -> None:
+        if self.camera.busy:
+            start = time.perf_counter()
+            frame = self.camera.wait()
+            self.camera_wait_ms.append((time.perf_counter() - start) * 1e3)
+            self._deliver(frame)
+        self._in_flight_tool = self.world.T_base_tool()
+        self._in_flight_truth = {name: self.env.pose(name) for name in self.perception.names
+                                 if name in self.env.objects}
+        self.camera.submit(self.world.data)
+        self.next_frame_s += self.period_s
+
+    def _deliver(self, frame: Any) -> None:
+        tool = self._in_flight_tool if self._in_flight_tool is not None else \
+            self.world.T_base_tool()
+        results = self.perception.update(frame, tool)
+        self._score(frame.stamp_s, self._in_flight_truth)
+        for name, result in results.items():
+            ok = result.ok
+            if self._track_ok.get(name, True) != ok:
+                self.event('track', f'{name} ' + ('tracked again' if ok else
+                                                 f'lost: {result.reason}'))
+            self._track_ok[name] = ok
+        self.frames += 1
+        self.stamp_s = frame.stamp_s
+        self._fresh = True
+        for listener in self.frame_listeners:
+            listener(self.world.t_s)
+        if self.on_frame is not None:
+            self.on_frame(frame, results)
+
+    def ground_truth_reference(self, names: Iterable[str]) -> None:
+        """Remember the simulator's poses of ``names`` now, when their tracks start (for
+        :attr:`tracking_error_m` only: the loop never reads the simulator's object poses)."""
+        for name in names:
+            if name in self.env.objects:
+                track = self.perception.tracker.tracks[name]
+                centre = track.model_points_obj.mean(axis=0)
+                self._truth0[name] = (self.env.pose(name), track.T_base_obj.copy(), centre)
+
+    def _score(self, stamp_s: float, truth: Mapping[str, np.ndarray]) -> None:
+        """Evaluation only: how far each track's model centre is from where the simulator
+        has it (the motion since grounding applied to the grounded centre)."""
+        for name, T_gt in truth.items():
+            if name not in self._truth0:
+                continue
+            T_gt0, T_tr0, centre = self._truth0[name]
+            p0 = T_tr0[:3, :3] @ centre + T_tr0[:3, 3]
+            p_gt = T_gt[:3, :3] @ (T_gt0[:3, :3].T @ (p0 - T_gt0[:3, 3])) + T_gt[:3, 3]
+            T = self.perception.pose(name)
+            error = float(np.linalg.norm(T[:3, :3] @ centre + T[:3, 3] - p_gt))
+            self.tracking_error_m.setdefault(name, []).append((round(stamp_s, 3), error))
+
+    # --- the rest ---------------------------------------------------------------------------
+
+    def event(self, kind: str, text: str) -> None:
+        """Record an event of the run (grasps, disturbances, re-grounding...)."""
+        self.events.append({'t_s': round(self.world.t_s, 4), 'kind': kind, 'text': text})
+
+    def settle(self, seconds: float) -> None:
+        """Let the world run with the arm still (objects come to rest)."""
+        zero = np.zeros(len(self.world.q_rad))
+        for _ in range(int(round(seconds / self.world.timestep_s))):
+            self.world.step(zero)
+
+    def close(self) -> None:
+        """Collect the frame in flight and stop the render process."""
+        try:
+            if self.camera.busy:
+                self.camera.wait()
+        finally:
+            self.camera.close()
