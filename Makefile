@@ -1,6 +1,6 @@
 # resem3d — one entry point for setting up, testing, demoing and benchmarking.
 #   make test    create .venv (Python 3.11) if missing, install every package, run pytest
-#   make demo    run the main job (now: the controller on the example constraint programs)
+#   make demo    run the main job: resem3d run on a lab task, oracle answers over local HTTP
 #   make bench   run every benchmark and print its JSON
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS) $(PACKAGES)
 
 demo: $(STAMP)
-	$(VPY) -m resem3d_controller.demo
+	$(VPY) -m resem3d.demo
 
 bench: $(STAMP)
 	$(VPY) -m resem3d_controller.bench --json
