@@ -8,7 +8,7 @@ oracle (ground truth), and every output says so. Prints the live progress, the s
 where the outputs are (``runs/<id>/``: metrics.json, transcript/, video.mp4, report.html,
 run.mcap). Exit status 0 when the task succeeded, 1 when it failed, 2 when it could not start.
 
-    python -m resem3d.demo [--task lab_flask_to_stirrer] [--seed 0] [--out DIR]
+    python -m resem3d.demo [--task lab_bottle_to_stirrer] [--seed 0] [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-DEMO_TASK = 'lab_flask_to_stirrer'
+DEMO_TASK = 'lab_bottle_to_stirrer'
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,12 +57,14 @@ class LoopConfig:
             the gripper holds when it reports a grasp.
         redetect_radius_m: How far from its last pose a lost object is searched for.
         redetect_step_m: Grid step of that search.
-        redetect_every_frames: A lost track is searched for at most every this many frames.
-        redetect_below_coverage: ... and only when less than this fraction of its model is
-            seen at its last pose (the object has left it; a track lost with more coverage is
-            occluded or cluttered, and its last pose is kept).
+        redetect_every_frames: After a search that found nothing, an object is searched for
+            again after this many frames, or at once if even less of it is seen.
+        search_below_coverage: ... and only when less than this fraction of its model is
+            seen at its last pose (see :meth:`Perception.update`).
         redetect_min_confidence: A candidate pose is accepted when the tracker's fit there is
-            at least this confident.
+            at least this confident ...
+        redetect_min_gain: ... and explains at least this fraction more of the model than the
+            last pose.
         keep_pose_margin: A tracked pose replaces the previous one only if it explains at
             least this much more of the model (see :meth:`Perception._keep_unless_better`).
         refine_held: Refine the pose of a held object in the gripper from the camera (the
@@ -77,9 +79,10 @@ class LoopConfig:
     grasp_search_m: float = 0.04
     redetect_radius_m: float = 0.2
     redetect_step_m: float = 0.01
-    redetect_every_frames: int = 3
-    redetect_below_coverage: float = 0.2
+    redetect_every_frames: int = 15
+    search_below_coverage: float = 0.6
     redetect_min_confidence: float = 0.6
+    redetect_min_gain: float = 0.25
     keep_pose_margin: float = 0.05
     refine_held: bool = True
     gripper_gate_m: float = 0.05
@@ -110,6 +113,7 @@ class Perception:
         self._since_search: dict[str, int] = {}
         self.last_results: dict[str, Any] = {}
         self.kept: dict[str, int] = {}
+        self._search_floor: dict[str, float] = {}
         self.gated: dict[str, int] = {}
         self._tool_obj: dict[str, np.ndarray] = {}
         self.refined_held: set[str] = set()
@@ -138,9 +142,12 @@ class Perception:
 
         Per object: a held one follows the tool (its grasp refined by the tracker's ICP when
         confident and clearly better); one next to the gripper keeps its pose (the hand hides
-        and touches it: ICP would be pulled off) unless it has left that pose; any other is
-        updated by the tracker, under the hysteresis of :meth:`_keep_unless_better`; a lost
-        one that has left its pose is searched for (:meth:`redetect`).
+        and touches it: ICP would be pulled off); any other is updated by the tracker, under
+        the hysteresis of :meth:`_keep_unless_better`. An object whose pose no longer
+        explains its points (the tracker lost it, or it kept the previous pose, or the
+        gripper is next to it, with less than ``search_below_coverage`` of its model seen
+        there) is searched for around that pose (:meth:`redetect`): it was moved further than
+        ICP reaches.
 
         Returns:
             Track results by object name.
@@ -149,49 +156,64 @@ class Perception:
         start = time.perf_counter()
         cloud = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam)
         tracks = self.tracker.tracks
+        c = self.config
         before = {name: (T_base_tool @ self._tool_obj[name] if track.held else
                          track.T_base_obj.copy()) for name, track in tracks.items()}
-        coverage: dict[str, float] = {}
-        for name, track in tracks.items():
-            if not track.held and self._near_tool(track, T_base_tool):
-                coverage[name] = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
-        gated = {name for name, c in coverage.items()
-                 if c >= self.config.redetect_below_coverage}
+        gated = {name for name, track in tracks.items()
+                 if not track.held and self._near_tool(track, T_base_tool)}
         results = self.tracker.update(cloud, frame.stamp_s, T_base_tool,
                                       names=[n for n in tracks if n not in gated])
-        for name in gated:
-            results[name] = TrackResult(name, TrackStatus.TRACKING, before[name].copy(),
-                                        coverage[name], coverage[name], stamp_s=frame.stamp_s,
-                                        reason='next to the gripper: pose kept')
         self.refined_held = set()
-        for name, result in results.items():
-            track = tracks[name]
+        search: dict[str, float] = {}          # object -> coverage at its previous pose
+        for name, track in tracks.items():
             if name in gated:
+                covered = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
+                results[name] = TrackResult(name, TrackStatus.TRACKING, before[name].copy(),
+                                            covered, covered, stamp_s=frame.stamp_s,
+                                            reason='next to the gripper: pose kept')
                 self.gated[name] = self.gated.get(name, 0) + 1
+                if covered < c.search_below_coverage:
+                    search[name] = covered
                 continue
+            result = results[name]
             if track.held:
                 if 'refined' in result.reason:
-                    if self._keep_unless_better(name, cloud, before[name], T_base_tool):
+                    kept, _ = self._keep_unless_better(name, cloud, before[name], T_base_tool)
+                    if kept:
                         self.tracker.attach(name, T_base_tool, self._tool_obj[name])
                     else:
                         self._tool_obj[name] = invert(T_base_tool) @ track.T_base_obj
                         self.refined_held.add(name)
                 continue
             if result.ok:
-                self._since_search[name] = 0
-                self._keep_unless_better(name, cloud, before[name], T_base_tool)
+                kept, covered = self._keep_unless_better(name, cloud, before[name],
+                                                         T_base_tool)
+                if kept and covered < c.search_below_coverage:
+                    search[name] = covered
                 continue
             self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
-            if result.coverage >= self.config.redetect_below_coverage:
-                continue       # (partly) seen where it was: occluded or cluttered, not moved
-            waited = self._since_search.get(name, self.config.redetect_every_frames)
-            if waited >= self.config.redetect_every_frames:
-                self._since_search[name] = 0
-                found = self.redetect(name, cloud, frame.stamp_s, T_base_tool)
-                if found is not None:
-                    results[name] = found
+            track.T_base_obj = before[name]
+            covered = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
+            if covered < c.search_below_coverage:
+                search[name] = covered
+        for name in tracks:
+            self._since_search[name] = self._since_search.get(name, 10 ** 6) + 1
+            if name not in search:
+                self._search_floor.pop(name, None)
+        for name, covered in search.items():
+            # After a search that found nothing (the object is hidden, not moved), search
+            # again only when even less of it is seen, or after redetect_every_frames.
+            floor = self._search_floor.get(name)
+            if floor is not None and covered > floor - 0.15 and \
+                    self._since_search[name] < c.redetect_every_frames:
+                continue
+            self._since_search[name] = 0
+            found = self.redetect(name, cloud, frame.stamp_s, T_base_tool, covered)
+            if found is not None:
+                results[name] = found
+                self._search_floor.pop(name, None)
             else:
-                self._since_search[name] = waited + 1
+                self._search_floor[name] = covered
         self.track_ms.append((time.perf_counter() - start) * 1e3)
         self.frames += 1
         self.last_results = results
@@ -211,6 +233,7 @@ class Perception:
         from scipy.spatial import cKDTree
         track = self.tracker.tracks[name]
         model = track.model_points_obj
+        model = model[::max(1, len(model) // 300)]
         placed = [model @ T[:3, :3].T + T[:3, 3] for T in poses]
         lo = np.min([P.min(axis=0) for P in placed], axis=0) - 0.02
         hi = np.max([P.max(axis=0) for P in placed], axis=0) + 0.02
@@ -222,7 +245,9 @@ class Perception:
                     | (q[:, 2] < -c.tool_length_m) | (q[:, 2] > c.tool_front_m)]
         if len(near) == 0:
             return [0.0] * len(poses)
-        tree = cKDTree(near)
+        if len(near) > 6000:
+            near = near[::len(near) // 6000 + 1]
+        tree = cKDTree(near, balanced_tree=False, compact_nodes=False)
         out = []
         for P in placed:
             d, _ = tree.query(P, distance_upper_bound=c.inlier_m)
@@ -230,7 +255,7 @@ class Perception:
         return out
 
     def _keep_unless_better(self, name: str, cloud: Any, T_before: np.ndarray,
-                            T_base_tool: np.ndarray) -> bool:  # noqa: N803
+                            T_base_tool: np.ndarray) -> tuple[bool, float]:  # noqa: N803
         """Hysteresis: keep the previous pose unless the new one explains clearly more of the
         model (its coverage, :meth:`_coverages`, larger by at least ``keep_pose_margin``).
 
@@ -242,29 +267,33 @@ class Perception:
         grasp predicts.
 
         Returns:
-            Whether the previous pose was kept.
+            ``(whether the previous pose was kept, the coverage of the pose kept)``.
         """
         track = self.tracker.tracks[name]
         T_new = track.T_base_obj
         if float(np.linalg.norm(T_new[:3, 3] - T_before[:3, 3])) < 1e-6:
-            return False
+            return False, 1.0
         old, new = self._coverages(name, cloud, [T_before, T_new], T_base_tool)
         if new < old + self.config.keep_pose_margin:
             track.T_base_obj = T_before
             self.kept[name] = self.kept.get(name, 0) + 1
-            return True
-        return False
+            return True, old
+        return False, new
 
-    def redetect(self, name: str, cloud: Any, stamp_s: float,
-                 T_base_tool: np.ndarray) -> Any | None:  # noqa: N803
+    def redetect(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
+                 covered: float = 0.0) -> Any | None:  # noqa: N803
         """Search for a lost object around its last pose: score horizontal shifts of its model
         on a grid (the fraction of model points with a cloud point within 1 cm, among the
         cloud's points at the model's heights), then let the tracker's ICP confirm the best
         ones. Objects stand on a support, so a lost one is looked for at the same height and
         yaw; ICP corrects the rest.
 
+        A candidate is accepted when the fit there is confident and explains at least
+        ``redetect_min_gain`` more of the model than the previous pose (``covered``): an
+        object hidden by the arm is not "found" elsewhere.
+
         Returns:
-            The confirmed track result, or None (the track stays lost at its last pose).
+            The confirmed track result, or None (the track keeps its last pose).
         """
         from scipy.spatial import cKDTree
         start = time.perf_counter()
@@ -314,7 +343,9 @@ class Perception:
                 T[:2, 3] += best
                 track.T_base_obj = T
                 candidate = track.update(cloud, stamp_s, T_base_tool)
-                if candidate.ok and candidate.confidence >= c.redetect_min_confidence:
+                if candidate.ok and candidate.confidence >= c.redetect_min_confidence and \
+                        self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0] \
+                        >= covered + c.redetect_min_gain:
                     result = candidate
                     self.redetections[name] = self.redetections.get(name, 0) + 1
                     break
