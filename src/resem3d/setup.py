@@ -20,8 +20,9 @@ data_files = [
     ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
     ('share/' + package_name, ['package.xml']),
 ]
-for folder, pattern in (('launch', 'launch/*.launch.py'), ('config', 'config/*.yaml')):
-    files = share_files(pattern)
+for folder, patterns in (('launch', ['launch/*.launch.py']),
+                         ('config', ['config/*.yaml', 'config/*.rviz'])):
+    files = [f for pattern in patterns for f in share_files(pattern)]
     if files:
         data_files.append((f'share/{package_name}/{folder}', files))
 
@@ -35,7 +36,10 @@ setup(
                       'resem3d_constraints', 'resem3d_controller', 'resem3d_sim',
                       'resem3d_perception', 'resem3d_reasoning'],
     entry_points={'console_scripts': ['resem3d = resem3d.cli:main']},
-    extras_require={'test': ['pytest', 'mcap-ros2-support']},
+    # colcon (core, ROS packages, list/graph) and catkin_pkg check the colcon workspace
+    # (test/test_colcon_workspace.py); the launch tests need ROS 2 and skip without it.
+    extras_require={'test': ['pytest', 'mcap-ros2-support', 'colcon-core', 'colcon-ros',
+                             'colcon-package-information', 'catkin-pkg', 'pyyaml']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='resem3d developers',

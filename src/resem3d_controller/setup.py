@@ -15,6 +15,7 @@ setup(
         'test': ['pytest', 'hypothesis', 'pin-pink', 'qpsolvers', 'daqp', 'proxsuite'],
         'bench': ['pin-pink', 'qpsolvers', 'daqp', 'proxsuite'],
     },
+    entry_points={'console_scripts': ['controller_node = resem3d_controller.node:main']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='resem3d developers',

@@ -10,10 +10,11 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
     ],
-    install_requires=['numpy', 'scipy', 'open3d', 'opencv-python-headless', 'pillow',
+    install_requires=['numpy', 'scipy', 'open3d', 'opencv-python-headless', 'pillow', 'pyyaml',
                       'torch', 'torchvision', 'segment-anything', 'resem3d_constraints'],
-    # The accuracy tests render the simulator's task scenes.
-    extras_require={'test': ['pytest', 'hypothesis', 'resem3d_sim']},
+    # The accuracy tests render the simulator's task scenes; the message tests use rosbags.
+    extras_require={'test': ['pytest', 'hypothesis', 'resem3d_sim', 'rosbags']},
+    entry_points={'console_scripts': ['perception_node = resem3d_perception.node:main']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='resem3d developers',

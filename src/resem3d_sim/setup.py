@@ -12,9 +12,11 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     install_requires=['numpy', 'mujoco', 'example-robot-data', 'pillow', 'resem3d_constraints'],
-    entry_points={'console_scripts': ['resem3d-sim = resem3d_sim.cli:main']},
-    # The tests drive the world with the project's controller and compare with pinocchio.
-    extras_require={'test': ['pytest', 'hypothesis', 'resem3d_controller', 'pin']},
+    entry_points={'console_scripts': ['resem3d-sim = resem3d_sim.cli:main',
+                                      'sim_node = resem3d_sim.node:main']},
+    # The tests drive the world with the project's controller and compare with pinocchio;
+    # rosbags builds the ROS messages of ros_messages.py without ROS.
+    extras_require={'test': ['pytest', 'hypothesis', 'resem3d_controller', 'pin', 'rosbags']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='resem3d developers',

@@ -67,7 +67,8 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import BenchOptions, main_bench
     return main_bench(BenchOptions(tasks=args.tasks, seeds=args.seeds, disturb=args.disturb,
                                    mllm=args.mllm, jobs=args.jobs, out=args.out,
-                                   config=args.config), args.json)
+                                   config=args.config), args.json,
+                      json_out=args.json_out, readme=args.readme)
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -161,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help='directory of the runs (default: runs/bench-<time>)')
     bench.add_argument('--config', metavar='DIR', help='config directory')
     bench.add_argument('--json', action='store_true', help='print one JSON object')
+    bench.add_argument('--json-out', metavar='FILE', help='also write the JSON report to FILE')
+    bench.add_argument('--readme', metavar='FILE',
+                       help='put the Markdown table into FILE between <!-- resem3d-bench:'
+                            'closed-loop[-disturb] --> and its closing marker')
     bench.set_defaults(run=_bench)
 
     tasks = sub.add_parser('tasks', help='list the simulated tasks and their instructions')

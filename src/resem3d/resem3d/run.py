@@ -37,7 +37,7 @@ from .disturb import DisturbSpecError, FollowMeter, disturbance_time, parse_dist
     plan_disturbance
 from .loop import ClosedLoop, LoopConfig, Perception, Progress, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
-from .regions import amodal_centre, reframe
+from .regions import reframe
 from .plan import (CommandError, PlanOptions, _failed_component, _failure_reason,
                    _reasoning_config, check_seed, check_task, client_config)
 
@@ -50,6 +50,10 @@ METRIC_KEYS = ('command', 'task', 'seed', 'instruction', 'success', 'reason', 's
 SEGMENTERS = ('sim', 'sam')
 #: Most monitor decisions in one run (the monitor's own bounds come first).
 MAX_DECISIONS = 20
+# A stage's pre condition must be violated this long [s] before the stage steps back: a grasp
+# settling in the fingers (one finger touching first, the object pushed against the other)
+# drops the hand's grasp report for some tens of ms while the next stage starts.
+PRE_GRACE_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ class _Run:
         self.where = ('', '')
         self.planning_s = 0.0
         self.frames_from = 'estimated from the grounded parts\' points'
-        self.amodal_shifts: dict[str, float] = {}
+        self.amodal_shifts: dict[str, dict[str, object]] = {}
 
     # ------------------------------------------------------------------ the run
     def execute(self) -> dict[str, Any]:
@@ -338,10 +342,12 @@ class _Run:
 
     # ------------------------------------------------------------------ grounding
     def _amodal(self, names: list[str]) -> None:
-        """Centre the regions of round parts on their axis (:func:`resem3d.regions.
-        amodal_centre`): a region whose flow kept the part whole (``none``) has its centroid
-        on the visible surface, towards the camera."""
+        """Move the regions of round parts and bars to their amodal centre
+        (:func:`resem3d_perception.amodal.amodal_centre`): a region whose flow kept the part
+        whole (``none``) has its centroid on the visible surface, towards the camera."""
         import dataclasses
+
+        from resem3d_perception.amodal import amodal_centre
         for name in names:
             grounded = self.store.regions[name]
             if grounded.flow != 'none':
@@ -349,9 +355,9 @@ class _Run:
             fitted = amodal_centre(grounded.region, grounded.T_base_obj)
             if fitted is None:
                 continue
-            region, shift = fitted
-            self.store.regions[name] = dataclasses.replace(grounded, region=region)
-            self.amodal_shifts[name] = round(shift, 4)
+            self.store.regions[name] = dataclasses.replace(grounded, region=fitted.region)
+            self.amodal_shifts[name] = {'shape': fitted.shape,
+                                        'shift_m': round(fitted.shift_m, 4)}
 
     def _align_frames(self, objects: list[str], from_oracle: bool) -> None:
         """With oracle answers, give each grounded object the simulator's object frame (its
@@ -494,6 +500,8 @@ class _Run:
             self.current_stage = stage
             t_start = loop.t_s
 
+            violated_since: list[float] = []
+
             def should_stop(stage: Any = stage) -> str | None:
                 self._live(stage)
                 if loop.t_s > self.spec.time_limit_s:
@@ -502,7 +510,12 @@ class _Run:
                     for condition in stage.pre:
                         result = rc.check(condition, self.scene)
                         if not result.satisfied:
-                            return f'precondition: {result.detail} (while running)'
+                            if not violated_since:
+                                violated_since.append(loop.t_s)
+                            if loop.t_s - violated_since[0] >= PRE_GRACE_S:
+                                return f'precondition: {result.detail} (while running)'
+                            return None
+                violated_since.clear()
                 return None
 
             outcome = run_stage(stage, self.controller, self.scene, loop, self.stats.step_us,
@@ -678,7 +691,7 @@ class _Run:
                 'render_ms_p50': percentile(camera.render_ms, 50) if camera else None,
                 'wait_ms_p50': percentile(loop.camera_wait_ms, 50)},
             'segmenter': self.segmenter_name,
-            'regions': {'centred_on_axis_m': dict(self.amodal_shifts)},
+            'regions': {'amodal_centres': dict(self.amodal_shifts)},
             'mllm': mllm, 'from_oracle': from_oracle,
             'disturbance': None if self.disturb is None else (
                 self.follow.to_json() if self.follow is not None else

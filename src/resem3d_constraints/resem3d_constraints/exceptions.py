@@ -46,6 +46,35 @@ class SceneError(ConstraintError, LookupError):
     """A scene state that lacks what a constraint needs (a region or an object pose)."""
 
 
+class StatusError(ConstraintError, ValueError):
+    """An invalid task status or residual report (unknown state, negative index, bad lengths)."""
+
+
+class MessageConversionError(ConstraintError, ValueError):
+    """A ROS message that does not convert to a core type (or a core value that has no message).
+
+    Raised by :mod:`resem3d_constraints.ros_conversions` for unknown kind constants, non-finite
+    numbers, arrays of the wrong length and anything the core types reject.
+
+    Attributes:
+        path: Where the problem is, as a field path in the message, e.g.
+            ``stages[0].subgoal[1].a.kind``; ``$`` names the whole message.
+        reason: What is wrong, in one line.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f'{self.path}: {self.reason}'
+
+    def under(self, prefix: str) -> MessageConversionError:
+        """Return the same error with its path placed under ``prefix``."""
+        return MessageConversionError(join_path(prefix, self.path), self.reason)
+
+
 def join_path(prefix: str, path: str) -> str:
     """Join two field paths, e.g. ``stages[0]`` and ``a.of`` into ``stages[0].a.of``.
 

@@ -11,6 +11,8 @@ from .exceptions import ProgramError, RegionError
 from .spec import check_region_name, REGION_AXIS_FEATURES, REGION_POINT_FEATURES
 
 _EYE = np.eye(3)
+#: Norm error below which a normal counts as unit (a few ulps: what normalising leaves).
+_UNIT_NORM_ATOL = 4.0 * float(np.finfo(float).eps)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -90,7 +92,8 @@ class Region:
         norm = float(np.linalg.norm(self.normal_obj))
         if norm < 1e-9:
             raise RegionError(f'region {self.name}: normal_obj is zero')
-        object.__setattr__(self, 'normal_obj', _frozen(self.normal_obj / norm))
+        if abs(norm - 1.0) > _UNIT_NORM_ATOL:    # idempotent: a unit normal is kept bit for bit
+            object.__setattr__(self, 'normal_obj', _frozen(self.normal_obj / norm))
         if np.any(self.extent_m < 0.0):
             raise RegionError(f'region {self.name}: extent_m is negative')
 

@@ -45,3 +45,14 @@ def test_key_path_is_one_printable_line(key, shown):
 ])
 def test_describe(value, shown):
     assert describe(value) == shown
+
+
+def test_message_conversion_error():
+    from resem3d_constraints.exceptions import MessageConversionError, StatusError
+    error = MessageConversionError('a.kind', 'unknown anchor kind 9')
+    assert str(error) == 'a.kind: unknown anchor kind 9'
+    assert (error.path, error.reason) == ('a.kind', 'unknown anchor kind 9')
+    assert str(error.under('stages[0].subgoal[1]')) == \
+        'stages[0].subgoal[1].a.kind: unknown anchor kind 9'
+    assert isinstance(error, ConstraintError) and isinstance(error, ValueError)
+    assert issubclass(StatusError, ConstraintError) and issubclass(StatusError, ValueError)

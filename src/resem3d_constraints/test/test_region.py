@@ -95,6 +95,20 @@ def test_explicit_normal_is_normalised():
     assert region.frame == 'drawer_link'
 
 
+def test_rebuilding_a_region_from_its_fields_is_exact():
+    """A unit normal is kept bit for bit, so messages and copies rebuild the same region."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        region = Region.from_points('cup/rim', rng.normal(size=(9, 3)),
+                                    normal_obj=rng.normal(size=3))
+        copy = Region(name=region.name, frame=region.frame, points_obj=region.points_obj,
+                      centroid_obj=region.centroid_obj, axes_obj=region.axes_obj,
+                      normal_obj=region.normal_obj, extent_m=region.extent_m,
+                      center_obj=region.center_obj)
+        np.testing.assert_array_equal(copy.normal_obj, region.normal_obj)
+        assert abs(np.linalg.norm(region.normal_obj) - 1.0) < 1e-15
+
+
 def test_arrays_are_read_only_copies():
     points = np.zeros((2, 3))
     points[1] = 1.0

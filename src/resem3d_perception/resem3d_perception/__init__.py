@@ -6,6 +6,10 @@ visual marks and label grids for the MLLM (:mod:`.marks`), 3D parts and refined 
 their object's frame (:mod:`.parts`), and 6-DoF object poses tracked every frame
 (:mod:`.tracking`).
 
+The perception node (:mod:`.node`, the only module that imports ROS) is a thin adapter over
+:mod:`.service` (frames paired by :mod:`.frame_sync`, objects tracked by :mod:`.scene_tracker`)
+and :mod:`.ros_conversions` (images, camera info, point clouds and marks <-> messages).
+
 The heavy backends load on first use: ``SamSegmenter``/``SamConfig`` import torch and
 segment-anything, and the tracking names import open3d.
 """

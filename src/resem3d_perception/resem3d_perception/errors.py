@@ -27,3 +27,8 @@ class EmptyRegionError(PerceptionError):
 
 class TrackingError(PerceptionError):
     """A tracker was used wrongly (unknown object, duplicate name, model too small)."""
+
+
+class MessageFormatError(PerceptionInputError):
+    """A ROS message (image, camera info, point cloud, mark) cannot be converted: an
+    unsupported encoding or field type, or sizes that do not match its data."""

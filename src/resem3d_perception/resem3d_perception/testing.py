@@ -5,6 +5,8 @@
 * :func:`synthetic_part_frame`: a small synthetic RGB-D frame with ground-truth part labels,
   in the encoding of ``resem3d_sim.camera.RgbdFrame``, whose geometry is defined relative to the
   image size (so the same scene can be drawn at several resolutions).
+* :func:`box_scene`: a ray-cast RGB-D frame of a box on a table seen from above at an angle
+  (top and side faces visible), with part labels, for tracking tests.
 
 torch is imported only by :func:`write_tiny_sam_checkpoint`.
 """
@@ -18,9 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .cloud import Intrinsics
 from .errors import PerceptionInputError
 
-__all__ = ['SyntheticFrame', 'synthetic_part_frame', 'write_tiny_sam_checkpoint']
+__all__ = ['BoxScene', 'SyntheticFrame', 'box_scene', 'synthetic_part_frame',
+           'write_tiny_sam_checkpoint']
 
 
 def write_tiny_sam_checkpoint(path: str | os.PathLike[str], seed: int = 0) -> Path:
@@ -131,3 +135,68 @@ def synthetic_part_frame(width: int = 320, height: int = 240) -> SyntheticFrame:
         color[part == index] = _SYNTH_COLORS[label]
     depth = np.where(part > 0, 0.8, 1.2).astype(np.float32)
     return SyntheticFrame(color=color, depth_m=depth, part_mask=part, labels=labels)
+
+
+@dataclass(frozen=True, eq=False)
+class BoxScene:
+    """A ray-cast frame of a box on a table (see :func:`box_scene`).
+
+    Attributes:
+        color: ``(H, W, 3)`` uint8 RGB (table beige, box blue).
+        depth_m: ``(H, W)`` float32 depth along the optical axis (m).
+        part_mask: ``(H, W)`` int32: 0 table, 1 ``box/body``.
+        labels: ``('', 'box/body')``.
+        intrinsics: The camera model.
+        T_base_cam: (4, 4) pose of the optical frame in the base frame.
+    """
+
+    color: np.ndarray
+    depth_m: np.ndarray
+    part_mask: np.ndarray
+    labels: tuple[str, ...]
+    intrinsics: Intrinsics
+    T_base_cam: np.ndarray
+
+
+def box_scene(T_base_box: np.ndarray, size_m: tuple[float, float, float] = (0.1, 0.06, 0.08),
+              width: int = 160, height: int = 120) -> BoxScene:
+    """Ray-cast a box standing on the table plane ``z = 0`` of the base frame.
+
+    The camera sits at (0.5, -0.5, 0.6) m looking at (0.5, 0, 0) (optical x along base +x).
+
+    Args:
+        T_base_box: (4, 4) pose of the box frame: origin at the centre of its bottom face, z up.
+        size_m: Box size along its x, y, z (m).
+        width: Image width (px).
+        height: Image height (px).
+    """
+    f = 0.95 * width
+    k = Intrinsics(width=width, height=height, fx=f, fy=f, cx=(width - 1) / 2.0,
+                   cy=(height - 1) / 2.0, depth_min_m=0.1, depth_max_m=3.0)
+    eye, target = np.array([0.5, -0.5, 0.6]), np.array([0.5, 0.0, 0.0])
+    z = (target - eye) / np.linalg.norm(target - eye)
+    x = np.cross(z, (0.0, 0.0, 1.0))
+    x /= np.linalg.norm(x)
+    T_base_cam = np.eye(4)
+    T_base_cam[:3, :3] = np.column_stack([x, np.cross(z, x), z])
+    T_base_cam[:3, 3] = eye
+    u, v = np.meshgrid(np.arange(width), np.arange(height))
+    rays_cam = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u, float)], -1)
+    d = rays_cam.reshape(-1, 3) @ T_base_cam[:3, :3].T     # t along d is the optical depth
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t_table = np.where(d[:, 2] < 0.0, -eye[2] / d[:, 2], np.inf)
+        R, p = T_base_box[:3, :3], T_base_box[:3, 3]
+        o_box, d_box = R.T @ (eye - p), d @ R
+        half = np.asarray(size_m, dtype=float) / 2.0
+        lo, hi = np.array([-half[0], -half[1], 0.0]), np.array([half[0], half[1], size_m[2]])
+        t0, t1 = (lo - o_box) / d_box, (hi - o_box) / d_box
+        near = np.nanmax(np.minimum(t0, t1), axis=1)
+        far = np.nanmin(np.maximum(t0, t1), axis=1)
+    hit = (near <= far) & (far > 0.0) & (near < t_table)
+    depth = np.where(hit, near, t_table).reshape(height, width).astype(np.float32)
+    part = hit.reshape(height, width).astype(np.int32)
+    color = np.empty((height, width, 3), dtype=np.uint8)
+    color[...] = _SYNTH_COLORS['table/top']
+    color[part == 1] = _SYNTH_COLORS['block/body']
+    return BoxScene(color=color, depth_m=depth, part_mask=part, labels=('', 'box/body'),
+                    intrinsics=k, T_base_cam=T_base_cam)

@@ -1,5 +1,10 @@
 """resem3d_reasoning: hierarchical reasoning of resem3d (planning, grounding, constraint programs).
 
+The reasoning node (``node``, the only module that imports ROS) is a thin adapter over
+``task_runner`` (one instruction at a time in a worker thread), ``execution`` (a program
+followed through its residuals), ``ros_observation`` (perception's Observe response <->
+observations and grounded regions) and ``settings`` (``reasoning.yaml`` and the model client).
+
 Every model call goes through one ``MllmClient`` interface (``client``): the OpenAI-compatible
 backend, the replay of a recorded transcript, or the simulator oracle. Kept light: the client,
 transcript, backend registry and errors are imported here; the rest of the public API (engine,

@@ -141,6 +141,13 @@ class GripperParams:
         pad_solref: Contact time constant [s] and damping ratio of the pads.
         pad_solimp: Contact impedance (d0, dwidth, width [m], midpoint, power) of the pads.
         grasp_min_width_m: A grasp holds something when the fingers stall above this width [m].
+        grasp_stall_speed_m_s: ... and close no faster than this [m/s] (while they still
+            close, the width lags its reference by more than the stall margin too).
+        grasp_settle_s: The stall must last this long before the hand reports a grasp, and the
+            fingers must close on past the object this long before it reports losing it [s]:
+            with coupled
+            fingers off-centre, the first finger to touch a light or sliding object stalls the
+            hand for a few ms while it pushes the object against the other finger.
     """
 
     kp_n_m: float = 2000.0
@@ -154,10 +161,13 @@ class GripperParams:
     pad_solref: tuple[float, float] = (0.002, 1.0)
     pad_solimp: tuple[float, float, float, float, float] = (0.95, 0.99, 0.001, 0.5, 2.0)
     grasp_min_width_m: float = 0.003
+    grasp_stall_speed_m_s: float = 0.005
+    grasp_settle_s: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ('kp_n_m', 'kv_n_s_m', 'max_force_n', 'max_width_m', 'max_speed_m_s',
-                     'finger_armature_kg', 'finger_damping_n_s_m', 'grasp_min_width_m'):
+                     'finger_armature_kg', 'finger_damping_n_s_m', 'grasp_min_width_m',
+                     'grasp_stall_speed_m_s', 'grasp_settle_s'):
             if not _finite_nonneg(getattr(self, name)):
                 raise SimInputError(f'{name}: must be finite and >= 0, got '
                                     f'{getattr(self, name)!r}')
@@ -446,7 +456,9 @@ class GripperServo:
     ``f_close`` is the grasp force for ``grasp`` and ``max_force_n`` otherwise; so a grasp
     closes at the commanded speed and then squeezes the object with exactly the grasp force.
     The force is realised through the position actuator's input (its velocity term stays
-    implicit in the integrator).
+    implicit in the integrator). :attr:`holding` is the grasp the hand reports: acquired once
+    the fingers have stalled on something for ``grasp_settle_s``, lost once they have closed on
+    past it (or the action changed).
 
     Args:
         params: Hand model.
@@ -459,6 +471,8 @@ class GripperServo:
         self.speed_m_s = params.max_speed_m_s
         self.close_force_n = params.max_force_n
         self.width_ref_m = params.max_width_m
+        self.holding = False
+        self._flip_s = 0.0      # how long the stall state has differed from ``holding`` [s]
 
     def reset(self, width_m: float) -> None:
         """Hold the fingers at ``width_m`` [m]."""
@@ -467,6 +481,8 @@ class GripperServo:
         self.target_width_m = width
         self.width_ref_m = width
         self.close_force_n = self.params.max_force_n
+        self.holding = False
+        self._flip_s = 0.0
 
     def command(self, cmd: GripperCommandLike) -> None:
         """Accept a gripper command (see :class:`GripperCommandLike`).
@@ -491,6 +507,9 @@ class GripperServo:
             action, values['width_m'])
         self.speed_m_s = max(values['speed_m_s'], 1e-3)
         self.close_force_n = values['force_n'] if action == 'grasp' else p.max_force_n
+        if action != 'grasp':
+            self.holding = False
+            self._flip_s = 0.0
 
     def control(self, width_m: float, dwidth_m_s: float, dt_s: float) -> float:
         """Actuator input for this step [m]; advances the width reference by one step.
@@ -508,10 +527,30 @@ class GripperServo:
         dwidth_ref = step / dt_s
         force = p.kp_n_m * (self.width_ref_m - width_m) + p.kv_n_s_m * (dwidth_ref - dwidth_m_s)
         force = min(max(force, -self.close_force_n), p.max_force_n)
+        # A grasp is acquired once the fingers stall (not closing any more) and kept while
+        # they stay open against their reference (an object turning between the pads moves
+        # them without letting go).
+        holds = (self.grasping(width_m, dwidth_m_s) if not self.holding
+                 else self.grasping(width_m, 0.0))
+        if holds != self.holding:
+            self._flip_s += dt_s
+            if self._flip_s >= p.grasp_settle_s - 1e-12:
+                self.holding = not self.holding
+                self._flip_s = 0.0
+        else:
+            self._flip_s = 0.0
         # Input u of the position actuator such that kp (u - w) - kv dw == force.
         return width_m + (force + p.kv_n_s_m * dwidth_m_s) / p.kp_n_m
 
-    def grasping(self, width_m: float) -> bool:
-        """True when a grasp is commanded and the fingers have stalled on something."""
-        return (self.action == 'grasp' and width_m > self.params.grasp_min_width_m
+    def grasping(self, width_m: float, dwidth_m_s: float = 0.0) -> bool:
+        """True when a grasp is commanded and the fingers have stalled on something (now;
+        :attr:`holding` is the settled state the hand reports).
+
+        Args:
+            width_m: Measured width [m].
+            dwidth_m_s: Measured width rate [m/s]: fingers still closing have not stalled.
+        """
+        p = self.params
+        return (self.action == 'grasp' and width_m > p.grasp_min_width_m
+                and abs(dwidth_m_s) <= p.grasp_stall_speed_m_s
                 and self.width_ref_m < width_m - 0.002)

@@ -205,8 +205,9 @@ class World:
 
     @property
     def gripper_grasping(self) -> bool:
-        """True when a grasp is commanded and the fingers stalled on something (width > 3 mm)."""
-        return self._gripper.grasping(self.gripper_width_m)
+        """True when a grasp is commanded and the fingers have stalled on something (width >
+        3 mm, not closing any more) for ``GripperParams.grasp_settle_s``."""
+        return self._gripper.holding
 
     def T_base_tool(self) -> np.ndarray:
         """Pose of the TCP (``panda_hand_tcp``) in the base frame, 4x4 homogeneous [m]."""

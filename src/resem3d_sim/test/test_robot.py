@@ -167,6 +167,31 @@ def test_gripper_servo_limits_the_grasp_force():
     assert force == pytest.approx(-15.0)
     assert servo.grasping(0.05)
     assert not servo.grasping(0.001)                             # closed on nothing
+    assert not servo.grasping(0.05, -0.04)                       # still closing: no stall
+    assert servo.holding                                         # stalled for 1 s
+
+
+def test_gripper_servo_reports_a_grasp_only_after_the_stall_settles():
+    params = GripperParams()
+    servo = GripperServo(params)
+    servo.reset(0.08)
+    servo.command(GripperCommand('grasp', width_m=0.0, force_n=15.0, speed_m_s=0.1))
+    servo.width_ref_m = 0.03                                     # fingers blocked at 5 cm
+    steps = round(params.grasp_settle_s / 0.001)
+    for _ in range(steps - 5):
+        servo.control(0.05, 0.0, 0.001)
+    assert servo.grasping(0.05) and not servo.holding            # stalled, not yet settled
+    for _ in range(10):
+        servo.control(0.05, 0.0, 0.001)
+    assert servo.holding
+    for _ in range(3 * steps):                                   # the object turns: kept
+        servo.control(0.045, -0.05, 0.001)
+    assert servo.holding
+    for _ in range(steps + 5):                                   # closed on nothing: lost
+        servo.control(0.002, -0.05, 0.001)
+    assert not servo.holding
+    servo.command(GripperCommand('open', width_m=0.08, force_n=0.0, speed_m_s=0.1))
+    assert not servo.holding
 
 
 @pytest.mark.parametrize('command, match', [

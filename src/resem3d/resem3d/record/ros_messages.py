@@ -1,9 +1,10 @@
 """Build ROS 2 (Jazzy) messages from numpy data, without ROS: rosbags' typestore.
 
 :func:`make_typestore` returns rosbags' Jazzy typestore plus resem3d's own messages, parsed from
-the ``.msg`` files shipped in ``resem3d/record/msgs/`` (``resem3d_msgs/msg/<Stem>``; they move
-to the ``resem3d_msgs`` interface package once it exists). :class:`RosMessages` turns arrays into
-message objects that ``typestore.serialize_cdr`` encodes to the same CDR bytes rclpy sends.
+the ``.msg`` files shipped in ``resem3d/record/msgs/`` (``resem3d_msgs/msg/<Stem>``; that
+folder is a symlink to the interface package's ``src/resem3d_msgs/msg``). :class:`RosMessages`
+turns arrays into message objects that ``typestore.serialize_cdr`` encodes to the same CDR
+bytes rclpy sends.
 
 Conventions: stamps are ``builtin_interfaces/Time`` from time in seconds (simulated time in
 simulation); colour is ``rgb8``; depth is ``32FC1`` in metres with NaN where there is no
