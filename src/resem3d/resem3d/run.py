@@ -325,7 +325,7 @@ class _Run:
         self.outputs.plan(self.plan.to_json())
         if self.outputs.recording:
             loop.on_joint_state = self.outputs.joint_state
-        self._amodal(list(self.store.regions))
+        self._amodal(list(self.store.regions), frame.T_base_cam[:3, 3])
         self._align_frames(list(self.store.frames), self.plan.from_oracle)
         self._ground_tracks(observation, frame.stamp_s, list(self.store.frames))
         self.scene = self._scene(observation)
@@ -341,18 +341,22 @@ class _Run:
         return False, decision.reason, 'execute'
 
     # ------------------------------------------------------------------ grounding
-    def _amodal(self, names: list[str]) -> None:
-        """Move the regions of round parts and bars to their amodal centre
+    def _amodal(self, names: list[str], p_base_camera: np.ndarray) -> None:
+        """Move the regions of round parts, bars and slabs to their amodal centre
         (:func:`resem3d_perception.amodal.amodal_centre`): a region whose flow kept the part
-        whole (``none``) has its centroid on the visible surface, towards the camera."""
+        whole (``none``) or took its top surface (``positional``/``top``) has its centroid on
+        the visible side, towards the camera."""
         import dataclasses
 
         from resem3d_perception.amodal import amodal_centre
         for name in names:
             grounded = self.store.regions[name]
-            if grounded.flow != 'none':
+            whole_part = grounded.flow == 'none'
+            top_surface = grounded.flow == 'positional' and grounded.feature == 'top'
+            if not (whole_part or top_surface):
                 continue
-            fitted = amodal_centre(grounded.region, grounded.T_base_obj)
+            fitted = amodal_centre(grounded.region, grounded.T_base_obj,
+                                   p_base_camera=p_base_camera)
             if fitted is None:
                 continue
             self.store.regions[name] = dataclasses.replace(grounded, region=fitted.region)
@@ -455,7 +459,7 @@ class _Run:
             return program
         self.reground_stats.append(engine.stats)
         self._amodal([name for name in self.store.regions
-                      if name.split('/', 1)[0] in objects])
+                      if name.split('/', 1)[0] in objects], frame.T_base_cam[:3, 3])
         self._align_frames(objects, engine.stats.from_oracle)
         # New tracks in the new frames; regions of these objects not grounded again are moved
         # into the new frames from where their tracks had them.

@@ -15,13 +15,18 @@ common enough to correct from the visible points alone:
   away from the hidden patch (3.7 cm on the cabinet top of household_box_on_cabinet_top), and
   the box along its principal axes turns diagonal. The centre of the smallest rectangle around
   its points (OpenCV's ``minAreaRect``) is the centre of the outline (0.5 cm there).
+* **rod** (:func:`rod_centre`, needs the camera's position): a thin upright cylinder (a test
+  tube, 2-3 cm across) is too small for a circle fit at this depth noise, and its grazing
+  sides are lost, so its points are mostly its front: their mean lies most of a radius towards
+  the camera (9 mm on the 11 mm tube of lab_tube_to_slot_2). Its extent across the view is its
+  diameter, and its axis lies one radius behind its front line (0.8 mm off there).
 * **bar** (:func:`bar_centre`): a long, thin, horizontal part seen from above and in front
   shows its top face and its near side; together they span the bar's full cross-section, so
   the middle of their extent across the bar, measured along the vertical and the horizontal
   normal of the bar, is its centre (the box centre along the principal axes of the visible
   L-shaped section is not: it lies a quarter of the thickness off).
 
-:func:`amodal_centre` tries them in this order (round, bar, slab), and leaves every other part
+:func:`amodal_centre` tries them in this order (round, rod, bar, slab), and leaves every other part
 (drawer fronts, boxes' sides, thin tubes) as it is. Written here rather than taken from a library: open3d and
 scipy fit primitives to whole surfaces, not to the visible side of one.
 """
@@ -41,7 +46,7 @@ from .errors import EmptyRegionError
 from .parts import fit_circle_2d
 
 __all__ = ['AmodalConfig', 'AmodalResult', 'amodal_centre', 'bar_centre', 'round_centre',
-           'slab_centre', 'with_centres']
+           'rod_centre', 'slab_centre', 'with_centres']
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class AmodalConfig:
             100 minus it (depth noise and edge pixels stray a few mm).
         bar_top_band_m: Bar: points this close below the top face's height count as the top
             face [m] (about twice the depth noise at 1 m).
+        rod_max_width_m: Rod: largest diameter [m].
+        rod_min_aspect: Rod: smallest ratio of its height to its diameter.
+        rod_max_tilt_deg: Rod: largest angle between its axis and the vertical.
+        rod_front_fraction: Rod: points this close to the middle across the view, as a
+            fraction of the radius, make its front line.
         slab_max_height_m: Slab: largest vertical spread of its points [m].
         slab_min_aspect: Slab: smallest ratio of its smaller horizontal side to that spread.
     """
@@ -79,6 +89,10 @@ class AmodalConfig:
     bar_max_tilt_deg: float = 20.0
     bar_percentile: float = 95.0
     bar_top_band_m: float = 0.002
+    rod_max_width_m: float = 0.04
+    rod_min_aspect: float = 2.0
+    rod_max_tilt_deg: float = 15.0
+    rod_front_fraction: float = 0.3
     slab_max_height_m: float = 0.015
     slab_min_aspect: float = 3.0
 
@@ -88,7 +102,7 @@ class AmodalResult(NamedTuple):
 
     Attributes:
         region: The region with its centroid and box centre moved (object frame).
-        shape: ``'round'``, ``'bar'`` or ``'slab'``.
+        shape: ``'round'``, ``'rod'``, ``'bar'`` or ``'slab'``.
         shift_m: How far its centroid moved [m].
     """
 
@@ -196,6 +210,51 @@ def bar_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()) -> np.
     return centre
 
 
+def rod_centre(p_base: np.ndarray, p_base_camera: np.ndarray,
+               config: AmodalConfig = AmodalConfig()) -> np.ndarray | None:
+    """The axis of a thin upright cylinder from its visible front.
+
+    Across the view (horizontally, square to the direction towards the camera) the axis is in
+    the middle of the points' extent, which is the diameter; along the view it lies one radius
+    behind the front line (the median depth of the points in the middle strip across).
+
+    Args:
+        p_base: Visible points (N, 3) [m], base frame (z up).
+        p_base_camera: The camera's position (3,) [m], base frame.
+        config: Acceptance bounds.
+
+    Returns:
+        A point (3,) [m] on the axis, at the points' mean height, base frame; None when the
+        points are not a thin upright rod.
+    """
+    if len(p_base) < config.min_points:
+        return None
+    mean = p_base.mean(axis=0)
+    X = p_base - mean
+    _, _, vt = np.linalg.svd(X, full_matrices=False)
+    tilt_deg = math.degrees(math.acos(min(1.0, abs(float(vt[0, 2])))))
+    view = np.asarray(p_base_camera, dtype=float)[:2] - mean[:2]
+    if tilt_deg > config.rod_max_tilt_deg or np.linalg.norm(view) < 1e-6:
+        return None
+    view /= np.linalg.norm(view)
+    across = np.array([-view[1], view[0]])
+    u, w = X[:, :2] @ across, X[:, :2] @ view
+    u_low, u_high = np.percentile(u, [2.5, 97.5])
+    radius = 0.5 * float(u_high - u_low)
+    height = float(np.ptp(X[:, 2]))
+    if radius <= 0.0 or 2.0 * radius > config.rod_max_width_m \
+            or height < config.rod_min_aspect * 2.0 * radius:
+        return None
+    u_mid = 0.5 * float(u_low + u_high)
+    front = np.abs(u - u_mid) <= config.rod_front_fraction * radius
+    if front.sum() < 5:
+        return None
+    w_axis = float(np.median(w[front])) - radius
+    centre = mean.copy()
+    centre[:2] += across * u_mid + view * w_axis
+    return centre
+
+
 def slab_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
                 ) -> np.ndarray | None:
     """The centre of a thin horizontal part's outline seen from above.
@@ -224,16 +283,20 @@ def slab_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
 
 
 def amodal_centre(region: rc.Region, T_base_obj: np.ndarray,  # noqa: N803
-                  config: AmodalConfig = AmodalConfig()) -> AmodalResult | None:
+                  config: AmodalConfig = AmodalConfig(),
+                  p_base_camera: np.ndarray | None = None) -> AmodalResult | None:
     """The region with its centroid and box centre moved to the part's amodal centre.
 
-    Round parts move horizontally onto their axis (the height is kept); bars move across
-    their long axis; slabs to the centre of their outline (see the module docstring).
+    Round parts and rods move horizontally onto their axis and slabs to the centre of their
+    outline (their heights are kept); bars move across their long axis (see the module
+    docstring).
 
     Args:
         region: A grounded region of a whole part (object frame).
         T_base_obj: Its object's pose at grounding (base frame, z up).
-        config: Acceptance bounds of the two fits.
+        config: Acceptance bounds of the fits.
+        p_base_camera: The camera's position (3,) [m] in the base frame when the points were
+            seen; without it rods are not corrected.
 
     Returns:
         The corrected region, or None when the part is neither round nor a bar.
@@ -249,14 +312,20 @@ def amodal_centre(region: rc.Region, T_base_obj: np.ndarray,  # noqa: N803
         new_center = np.array([axis_xy[0], axis_xy[1], center_base[2]])
         shape = 'round'
     else:
-        for shape, fit in (('bar', bar_centre), ('slab', slab_centre)):
+        fits = (('rod', lambda p, c: None if p_base_camera is None
+                 else rod_centre(p, p_base_camera, c)),
+                ('bar', bar_centre), ('slab', slab_centre))
+        for shape, fit in fits:
             centre = fit(p_base, config)
             if centre is not None:
                 break
         else:
             return None
         new_centroid = centre
-        new_center = np.array([centre[0], centre[1], center_base[2]]) if shape == 'slab' \
-            else centre
+        if shape == 'bar':
+            new_center = centre
+        else:                  # the rod's axis and the slab's outline: move horizontally
+            new_centroid = np.array([centre[0], centre[1], centroid_base[2]])
+            new_center = np.array([centre[0], centre[1], center_base[2]])
     corrected = with_centres(region, to_obj(new_centroid), to_obj(new_center))
     return AmodalResult(corrected, shape, float(np.linalg.norm(new_centroid - centroid_base)))

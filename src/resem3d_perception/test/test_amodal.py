@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import resem3d_constraints as rc
-from resem3d_perception.amodal import (AmodalConfig, amodal_centre, bar_centre, round_centre,
-                                       slab_centre, with_centres)
+from resem3d_perception.amodal import (AmodalConfig, amodal_centre, bar_centre, rod_centre,
+                                       round_centre, slab_centre, with_centres)
 
 
 def _half_cylinder(centre_xy, radius_m, z_range_m, arc_deg=180.0, n=400, seed=0):
@@ -164,3 +164,44 @@ def test_slab_centre_rejects_tall_and_narrow_parts():
     strip = np.column_stack([rng.uniform(0, 0.2, 500), rng.uniform(0, 0.02, 500),
                              rng.uniform(0, 0.01, 500)])
     assert slab_centre(strip) is None                                  # 2 cm wide, 1 cm high
+
+
+def _tube_front(axis_xy, radius_m, p_camera, z_range_m=(0.05, 0.15), seed=0):
+    """What a depth camera keeps of a thin upright tube: its front +-60 deg, depth noise."""
+    rng = np.random.default_rng(seed)
+    view = np.asarray(p_camera[:2]) - axis_xy
+    facing = math.atan2(view[1], view[0])
+    a = facing + np.radians(rng.uniform(-60.0, 60.0, 600))
+    z = rng.uniform(*z_range_m, 600)
+    P = np.column_stack([axis_xy[0] + radius_m * np.cos(a), axis_xy[1] + radius_m * np.sin(a), z])
+    return P + rng.normal(0.0, 0.0007, P.shape)
+
+
+def test_rod_centre_puts_the_axis_one_radius_behind_the_front():
+    axis = np.array([0.61, -0.09])
+    camera = np.array([1.15, -0.55, 0.75])
+    P = _tube_front(axis, 0.011, camera)
+    estimate = rod_centre(P, camera)
+    assert estimate is not None
+    assert np.linalg.norm(estimate[:2] - axis) < 0.002
+    assert np.linalg.norm(P[:, :2].mean(axis=0) - axis) > 0.007          # the mean: the front
+    result = amodal_centre(rc.Region.from_points('tube/body', P), np.eye(4),
+                           p_base_camera=camera)
+    assert result is not None and result.shape in ('round', 'rod')   # clean: a circle fits
+    assert np.linalg.norm(result.region.centroid_obj[:2] - axis) < 0.002
+    strict = AmodalConfig(max_rms_ratio=0.0)                           # no circle fits
+    result = amodal_centre(rc.Region.from_points('tube/body', P), np.eye(4), strict,
+                           p_base_camera=camera)
+    assert result is not None and result.shape == 'rod'
+    assert np.linalg.norm(result.region.centroid_obj[:2] - axis) < 0.002
+    assert amodal_centre(rc.Region.from_points('tube/body', P), np.eye(4), strict) is None
+
+
+def test_rod_centre_rejects_wide_lying_and_short_parts():
+    camera = np.array([1.0, 0.0, 0.8])
+    wide = _tube_front(np.array([0.5, 0.0]), 0.04, camera)                # 8 cm across
+    assert rod_centre(wide, camera) is None
+    short = _tube_front(np.array([0.5, 0.0]), 0.011, camera, z_range_m=(0.05, 0.06))
+    assert rod_centre(short, camera) is None
+    lying = _tube_front(np.array([0.5, 0.0]), 0.011, camera)[:, [2, 1, 0]]
+    assert rod_centre(lying, camera) is None
