@@ -41,10 +41,19 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VPY) -m resem3d.demo
 
+# The closed-loop sweep (12 tasks x BENCH_SEEDS seeds, with and without disturbances) takes
+# about an hour on 2 cores; it rewrites the README's tables and docs/bench/*.json.
+BENCH_SEEDS ?= 10
+BENCH_JOBS ?= 2
+
 bench: $(STAMP)
 	$(VPY) -m resem3d_controller.bench --json
 	$(VPY) -m resem3d_sim.bench --json
 	$(VPY) -m resem3d_perception.bench --json
+	$(VENV)/bin/resem3d bench --seeds $(BENCH_SEEDS) --jobs $(BENCH_JOBS) --out runs/bench \
+	  --json-out docs/bench/closed_loop.json --readme README.md
+	$(VENV)/bin/resem3d bench --seeds $(BENCH_SEEDS) --jobs $(BENCH_JOBS) --disturb \
+	  --out runs/bench-disturb --json-out docs/bench/closed_loop_disturb.json --readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -6,8 +6,10 @@ Specs:
   drawn from the run's seed, at simulated time ``T`` seconds (``target:0.1@3.0``); ``@T`` may
   be left out (``target:0.1``: at a random moment, as below);
 * ``random``: 5-15 cm at a random moment of the motion (seeded): while the arm approaches the
-  object (0.3-1.0 s, before the gripper is over it) when the program grasps it, else while
-  the arm works (1-6 s).
+  object (0.3-1.0 s, before the gripper is over it) when the program grasps it (or, for a
+  welded cabinet, its drawer), else while the arm carries the grasped object towards it
+  (0.2-0.8 s after the first grasp; at 6 s if nothing is grasped by then). A target moved
+  after the object was put down would drag the object along; that measures nothing.
 
 The direction is drawn among 16 around the circle, starting from a seeded angle, and the first
 one that keeps the object on the table, within reach and clear of every other object's
@@ -29,14 +31,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ['DisturbSpec', 'DisturbSpecError', 'FollowMeter', 'PlannedDisturbance',
-           'disturbance_time', 'parse_disturb', 'plan_disturbance']
+__all__ = ['DisturbSpec', 'DisturbSpecError', 'DisturbTiming', 'FollowMeter',
+           'PlannedDisturbance', 'disturbance_time', 'parse_disturb', 'plan_disturbance']
 
 #: Range of a ``random`` displacement [m].
 RANDOM_DISTANCE_M = (0.05, 0.15)
-#: Moments [s] of a random disturbance: before the grasp of a grasped object, else any time.
+#: Moments [s] of a random disturbance: before the grasp of a grasped object, else after the
+#: first grasp (while the object is carried to the moved target), or at the fallback time if
+#: nothing is grasped by then.
 RANDOM_BEFORE_GRASP_S = (0.3, 1.0)
-RANDOM_WHILE_WORKING_S = (1.0, 6.0)
+RANDOM_AFTER_GRASP_S = (0.2, 0.8)
+FALLBACK_S = 6.0
 #: Largest displacement a spec may ask for [m].
 MAX_DISTANCE_M = 0.3
 #: Fraction of the displacement the tracked pose must cover to count as following.
@@ -146,16 +151,36 @@ def _clearance(env: Any, name: str, shift: np.ndarray) -> float:
     return gap
 
 
-def disturbance_time(spec: DisturbSpec, seed: int, grasped: bool) -> tuple[float, float]:
-    """``(time [s], distance [m])`` of the disturbance of a run, drawn from ``seed`` where the
-    spec leaves them open (a random moment is taken before the grasp when ``grasped``: the
-    task's program grasps the moved object)."""
+@dataclass(frozen=True)
+class DisturbTiming:
+    """When a disturbance happens.
+
+    Attributes:
+        at_s: Simulated time [s]; with ``after_grasp`` set, the fallback time if nothing is
+            grasped before it.
+        after_grasp_s: None, or the delay [s] after the first grasp of the run.
+        distance_m: Its distance [m].
+    """
+
+    at_s: float
+    after_grasp_s: float | None
+    distance_m: float
+
+
+def disturbance_time(spec: DisturbSpec, seed: int, grasped: bool) -> DisturbTiming:
+    """When and how far the disturbance of a run goes, drawn from ``seed`` where the spec
+    leaves them open (see the module docstring; ``grasped``: the task's program grasps the
+    moved object, or the drawer of a moved cabinet)."""
     rng = np.random.default_rng([seed, 0xD15])
     distance = spec.distance_m if spec.distance_m is not None else \
         float(rng.uniform(*RANDOM_DISTANCE_M))
-    window = RANDOM_BEFORE_GRASP_S if grasped else RANDOM_WHILE_WORKING_S
-    at_s = spec.at_s if spec.at_s is not None else float(rng.uniform(*window))
-    return round(at_s, 3), distance
+    if spec.at_s is not None:
+        return DisturbTiming(round(spec.at_s, 3), None, distance)
+    if grasped:
+        return DisturbTiming(round(float(rng.uniform(*RANDOM_BEFORE_GRASP_S)), 3), None,
+                             distance)
+    return DisturbTiming(FALLBACK_S, round(float(rng.uniform(*RANDOM_AFTER_GRASP_S)), 3),
+                         distance)
 
 
 def plan_disturbance(spec: DisturbSpec, env: Any, seed: int, at_s: float, distance: float

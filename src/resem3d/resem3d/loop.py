@@ -475,6 +475,7 @@ class ClosedLoop:
         self._fresh = False
         self.disturbances: list[tuple[float, Callable[[], None]]] = []
         self.frame_listeners: list[Callable[[float], None]] = []
+        self.event_listeners: list[Callable[[str], None]] = []
         self.gripper_issued = False
         self.events: list[dict[str, Any]] = []
         self.ticks = 0
@@ -623,6 +624,8 @@ class ClosedLoop:
     def event(self, kind: str, text: str) -> None:
         """Record an event of the run (grasps, disturbances, re-grounding...)."""
         self.events.append({'t_s': round(self.world.t_s, 4), 'kind': kind, 'text': text})
+        for listener in self.event_listeners:
+            listener(kind)
 
     def settle(self, seconds: float) -> None:
         """Let the world run with the arm still (objects come to rest)."""

@@ -572,11 +572,15 @@ class _Run:
         assert loop is not None
         if self.disturb is None:
             return
-        grasped = self.spec.moved_object in _grasped_objects(programs)
-        at_s, distance = disturbance_time(self.disturb, self.seed, grasped)
+        moved = self.spec.moved_object
+        drawers = {c.name for c in self.env.object_info(moved).children
+                   if c.joint_type == 'slide'} if moved in self.env.objects else set()
+        grasped = bool(({moved} | drawers) & _grasped_objects(programs))
+        timing = disturbance_time(self.disturb, self.seed, grasped)
+        distance = timing.distance_m
 
         def apply() -> None:
-            planned = plan_disturbance(self.disturb, self.env, self.seed, at_s, distance)
+            planned = plan_disturbance(self.disturb, self.env, self.seed, loop.t_s, distance)
             target = planned.target
             tracked = target if target in loop.perception.names else None
             self.follow = FollowMeter(planned, tracked)
@@ -595,7 +599,21 @@ class _Run:
             if self.follow is not None and self.follow.tracked_object is not None:
                 self.follow.frame(t_s, loop.perception.pose(self.follow.tracked_object)[:3, 3])
 
-        loop.disturbances.append((at_s, apply))
+        once: list[bool] = []
+
+        def apply_once() -> None:
+            if not once:
+                once.append(True)
+                apply()
+
+        if timing.after_grasp_s is not None:
+            def on_event(kind: str) -> None:
+                if kind == 'grasp' and not once:
+                    loop.disturbances.append((loop.t_s + timing.after_grasp_s, apply_once))
+                    loop.disturbances.sort(key=lambda item: item[0])
+            loop.event_listeners.append(on_event)
+        loop.disturbances.append((timing.at_s, apply_once))
+        loop.disturbances.sort(key=lambda item: item[0])
         loop.frame_listeners.append(on_frame)
 
     def _on_frame(self, frame: Any, results: dict[str, Any]) -> None:

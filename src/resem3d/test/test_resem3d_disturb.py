@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from resem3d.cli import main
-from resem3d.disturb import (FOLLOW_FRACTION, RANDOM_BEFORE_GRASP_S, RANDOM_DISTANCE_M,
-                             RANDOM_WHILE_WORKING_S, DisturbSpec, DisturbSpecError, FollowMeter,
-                             PlannedDisturbance, disturbance_time, parse_disturb,
-                             plan_disturbance)
+from resem3d.disturb import (FALLBACK_S, FOLLOW_FRACTION, RANDOM_AFTER_GRASP_S,
+                             RANDOM_BEFORE_GRASP_S, RANDOM_DISTANCE_M, DisturbSpec,
+                             DisturbSpecError, FollowMeter, PlannedDisturbance, disturbance_time,
+                             parse_disturb, plan_disturbance)
 
 
 @pytest.mark.parametrize('text, distance, at_s', [
@@ -54,12 +54,15 @@ def test_random_times_and_distances_are_seeded_and_in_their_windows():
     draws = {seed: disturbance_time(spec, seed, grasped=True) for seed in range(20)}
     assert draws == {seed: disturbance_time(spec, seed, grasped=True) for seed in range(20)}
     assert len(set(draws.values())) == 20
-    for at_s, distance in draws.values():
-        assert RANDOM_BEFORE_GRASP_S[0] <= at_s <= RANDOM_BEFORE_GRASP_S[1]
-        assert RANDOM_DISTANCE_M[0] <= distance <= RANDOM_DISTANCE_M[1]
-    at_s, _ = disturbance_time(spec, 3, grasped=False)
-    assert RANDOM_WHILE_WORKING_S[0] <= at_s <= RANDOM_WHILE_WORKING_S[1]
-    assert disturbance_time(parse_disturb('target:0.1@3.0'), 7, True) == (3.0, 0.1)
+    for timing in draws.values():
+        assert RANDOM_BEFORE_GRASP_S[0] <= timing.at_s <= RANDOM_BEFORE_GRASP_S[1]
+        assert timing.after_grasp_s is None
+        assert RANDOM_DISTANCE_M[0] <= timing.distance_m <= RANDOM_DISTANCE_M[1]
+    carried = disturbance_time(spec, 3, grasped=False)         # a target: while carrying to it
+    assert RANDOM_AFTER_GRASP_S[0] <= carried.after_grasp_s <= RANDOM_AFTER_GRASP_S[1]
+    assert carried.at_s == FALLBACK_S
+    fixed = disturbance_time(parse_disturb('target:0.1@3.0'), 7, True)
+    assert (fixed.at_s, fixed.after_grasp_s, fixed.distance_m) == (3.0, None, 0.1)
 
 
 def _env(task):
