@@ -6,49 +6,26 @@ pose now), so the video shows what the controller tracks, not the simulator's tr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-import numpy as np
-
 import resem3d_constraints as rc
-from resem3d_constraints.anchors import locate_point
+from resem3d_constraints.markers import constraint_visuals
 
 __all__ = ['constraint_overlays', 'region_overlays']
-
-
-def _label(index: int, constraint: rc.Constraint, role: str) -> str:
-    return f'{role}[{index}] {constraint.kind}'
 
 
 def constraint_overlays(stage: rc.Stage, scene: rc.SceneState) -> list[Any]:
     """One :class:`resem3d.record.ConstraintOverlay` per subgoal and path constraint of
     ``stage``: the point it moves (the tool's, or a held object's), its target point where it
-    has one, and its residual now."""
+    has one, and its residual now (the geometry of
+    :func:`resem3d_constraints.markers.constraint_visuals`, which the ROS graph's markers use
+    too)."""
     from .record import ConstraintOverlay
-    out = []
-    for role, constraints in (('subgoal', stage.subgoal), ('path', stage.path)):
-        for i, c in enumerate(constraints):
-            try:
-                residual = float(np.max(np.abs(rc.violation(rc.linearize(c, scene)))))
-                if c.kind in ('offset', 'distance'):
-                    a, b = locate_point(c.a, scene), locate_point(c.b, scene)
-                    anchor, target = a.p_base, b.p_base
-                    if c.kind == 'offset':
-                        offset = np.asarray(c.offset_m, dtype=float)
-                        target = target + (b.R_base_owner @ offset if c.frame == 'object'
-                                           else offset)
-                elif c.kind in ('above', 'inside', 'keep_away'):
-                    anchor = locate_point(c.point, scene).p_base
-                    region = scene.region(c.region)
-                    T = scene.object_pose(region.frame)
-                    target = T[:3, :3] @ region.centroid_obj + T[:3, 3]
-                else:                            # align, angle: about the tool
-                    anchor, target = scene.T_base_tool[:3, 3], None
-                out.append(ConstraintOverlay(_label(i, c, role), anchor, target, residual,
-                                             c.tolerance, c.unit))
-            except (rc.SceneError, ValueError):
-                continue
-    return out
+    return [ConstraintOverlay(v.name, v.anchor_base, v.target_base,
+                              v.residual if math.isfinite(v.residual) else None,
+                              v.tolerance, v.unit)
+            for v in constraint_visuals(stage, scene)]
 
 
 def region_overlays(stage: rc.Stage, scene: rc.SceneState) -> list[Any]:

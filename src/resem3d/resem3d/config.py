@@ -12,7 +12,6 @@ an :class:`~resem3d_reasoning.engine.EngineConfig` whose label grid is ``percept
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Mapping
@@ -28,11 +27,7 @@ __all__ = ['ConfigFileError', 'ReasoningConfig', 'find_config_dir', 'load_reason
 
 PACKAGE = 'resem3d'
 REASONING_FILE = 'reasoning.yaml'
-REASONING_NODE = 'resem3d_reasoning'
 PERCEPTION_FILE = 'perception.yaml'
-PERCEPTION_NODE = 'resem3d_perception'
-_ENGINE_KEYS = ('max_retries', 'max_subtasks', 'max_stages', 'workspace')
-_WORKSPACE_KEYS = ('x_m', 'y_m', 'z_m')
 
 
 class ConfigFileError(Exception):
@@ -97,25 +92,17 @@ def find_config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 # ----------------------------------------------------------------------------- the files
 
 def read_parameters(path: Path, node: str) -> Mapping[str, Any]:
-    """The ``<node>: ros__parameters:`` mapping of a ROS 2 parameter file.
+    """The ``<node>: ros__parameters:`` mapping of a ROS 2 parameter file
+    (:func:`resem3d_reasoning.settings.read_parameters`).
 
     Raises:
         ConfigFileError: If the file is missing, not YAML or has no such section.
     """
-    import yaml
+    from resem3d_reasoning import settings
     try:
-        document = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except OSError as error:
-        raise ConfigFileError(f'{path}: cannot read: {error.strerror or error}') from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigFileError(f'{path}: not YAML: {str(error).splitlines()[0]}') from None
-    try:
-        section = document[node]['ros__parameters']
-    except (TypeError, KeyError):
-        raise ConfigFileError(f'{path}: no {node}: ros__parameters: section') from None
-    if not isinstance(section, Mapping):
-        raise ConfigFileError(f'{path}: {node}.ros__parameters must be a mapping')
-    return section
+        return settings.read_parameters(path, node)
+    except settings.ConfigError as error:
+        raise ConfigFileError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -135,87 +122,18 @@ class ReasoningConfig:
     path: Path
 
 
-def _mllm(section: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(section, Mapping):
-        raise ConfigFileError(f'{path}: mllm must be a mapping')
-    backend = section.get('backend')
-    if not isinstance(backend, str) or not backend:
-        raise ConfigFileError(f'{path}: mllm.backend must be a backend name')
-    mllm: dict[str, Any] = {'backend': backend}
-    for name, options in section.items():
-        if name == 'backend':
-            continue
-        if not isinstance(options, Mapping):
-            raise ConfigFileError(f'{path}: mllm.{name} must be a mapping of backend options')
-        mllm[name] = dict(options)
-    openai = mllm.get('openai')
-    if openai is not None and openai.get('base_url') == '':
-        openai['base_url'] = None      # ROS parameters have no null: '' = OpenAI's own API
-    return mllm
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigFileError(f'{where} must be an integer, got {value!r}')
-    return value
-
-
-def _engine(section: Any, grid: Any, path: Path) -> EngineConfig:
-    from resem3d_reasoning.engine import EngineConfig
-    from resem3d_reasoning.replies import Workspace
-
-    section = {} if section is None else section
-    if not isinstance(section, Mapping):
-        raise ConfigFileError(f'{path}: engine must be a mapping')
-    unknown = sorted(set(section) - set(_ENGINE_KEYS))
-    if unknown:
-        raise ConfigFileError(f'{path}: unknown engine key(s) {", ".join(map(str, unknown))}; '
-                              f'known: {", ".join(_ENGINE_KEYS)}')
-    values: dict[str, Any] = {name: _int(section[name], f'{path}: engine.{name}')
-                              for name in ('max_retries', 'max_subtasks', 'max_stages')
-                              if name in section}
-    box = section.get('workspace', {})
-    if not isinstance(box, Mapping) or set(box) - set(_WORKSPACE_KEYS):
-        raise ConfigFileError(f'{path}: engine.workspace must be a mapping with keys '
-                              f'{", ".join(_WORKSPACE_KEYS)}')
-    bounds = {}
-    for name, pair in box.items():
-        ok = isinstance(pair, (list, tuple)) and len(pair) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in pair)
-        if not ok:
-            raise ConfigFileError(f'{path}: engine.workspace.{name} must be [low, high] in m, '
-                                  f'got {pair!r}')
-        bounds[name] = (float(pair[0]), float(pair[1]))
-    try:
-        values['workspace'] = Workspace(**bounds)
-        return EngineConfig(grid=grid, **values)
-    except ValueError as error:
-        raise ConfigFileError(f'{path}: engine: {error}') from None
-
-
 def load_reasoning_config(config_dir: str | os.PathLike[str]) -> ReasoningConfig:
-    """Read ``reasoning.yaml`` (and the label grid of ``perception.yaml``) in ``config_dir``.
+    """Read ``reasoning.yaml`` (and the label grid of ``perception.yaml``) in ``config_dir``
+    (:func:`resem3d_reasoning.settings.load_settings`, shared with the reasoning node).
 
     Raises:
         ConfigFileError: For a missing file or section, unknown keys or invalid values.
     """
-    from resem3d_perception import GridConfig, PerceptionInputError
-
+    from resem3d_reasoning import settings
     config_dir = Path(config_dir)
     path = config_dir / REASONING_FILE
-    section = read_parameters(path, REASONING_NODE)
-    unknown = sorted(set(section) - {'mllm', 'engine'})
-    if unknown:
-        raise ConfigFileError(f'{path}: unknown section(s) {", ".join(map(str, unknown))}; '
-                              'known: mllm, engine')
-    if 'mllm' not in section:
-        raise ConfigFileError(f'{path}: no mllm section')
-    perception = config_dir / PERCEPTION_FILE
     try:
-        grid = GridConfig.from_mapping(read_parameters(perception, PERCEPTION_NODE).get('grid')
-                                       or {})
-    except PerceptionInputError as error:
-        raise ConfigFileError(f'{perception}: grid: {error}') from None
-    return ReasoningConfig(_mllm(section['mllm'], path),
-                           _engine(section.get('engine'), grid, path), path)
+        loaded = settings.load_settings(path, config_dir / PERCEPTION_FILE)
+    except settings.ConfigError as error:
+        raise ConfigFileError(str(error)) from None
+    return ReasoningConfig(loaded.mllm, loaded.engine, path)

@@ -33,6 +33,7 @@ from .exceptions import (describe, join_path, MessageConversionError, ProgramErr
 from .program import ConstraintProgram, GripperAction, Stage
 from .region import Region
 from .ros_types import INTERFACE_PACKAGE, MessageTypes
+from .spatial import quaternion_xyzw, rotation_from_quaternion
 from .spec import (ANCHOR_TIMES, CONDITION_KINDS, CONDITION_ONLY_KINDS, condition_fields,
                    constraint_fields, CONSTRAINT_KINDS, GRIPPER_ACTIONS, OFFSET_FRAMES,
                    PROGRAM_VERSION)
@@ -262,35 +263,6 @@ def _header_from_msg(msg: Any, path: str = 'header') -> tuple[str, int]:
             time_from_msg(msg.stamp, join_path(path, 'stamp')))
 
 
-def _quaternion_xyzw(R: np.ndarray) -> tuple[float, float, float, float]:
-    """Unit quaternion ``(x, y, z, w)`` with ``w >= 0`` of a rotation matrix (Shepperd)."""
-    trace = R[0, 0] + R[1, 1] + R[2, 2]
-    if trace > 0.0:
-        s = 2.0 * math.sqrt(1.0 + trace)
-        q = ((R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, s / 4)
-    elif R[0, 0] >= R[1, 1] and R[0, 0] >= R[2, 2]:
-        s = 2.0 * math.sqrt(max(1.0 + R[0, 0] - R[1, 1] - R[2, 2], 1e-300))
-        q = (s / 4, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s)
-    elif R[1, 1] >= R[2, 2]:
-        s = 2.0 * math.sqrt(max(1.0 + R[1, 1] - R[0, 0] - R[2, 2], 1e-300))
-        q = ((R[0, 1] + R[1, 0]) / s, s / 4, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s)
-    else:
-        s = 2.0 * math.sqrt(max(1.0 + R[2, 2] - R[0, 0] - R[1, 1], 1e-300))
-        q = ((R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, s / 4, (R[1, 0] - R[0, 1]) / s)
-    v = np.array(q) / np.linalg.norm(q)
-    if v[3] < 0.0:
-        v = -v
-    return float(v[0]), float(v[1]), float(v[2]), float(v[3])
-
-
-def _rotation_from_quaternion(x: float, y: float, z: float, w: float) -> np.ndarray:
-    return np.array([
-        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
-        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
-        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
-    ])
-
-
 def pose_to_msg(types: MessageTypes, T: np.ndarray, path: str = 'pose') -> Any:
     """``geometry_msgs/msg/Pose`` of a rigid transform (4, 4) [m].
 
@@ -309,7 +281,7 @@ def pose_to_msg(types: MessageTypes, T: np.ndarray, path: str = 'pose') -> Any:
             or not np.array_equal(T[3], [0.0, 0.0, 0.0, 1.0]):
         raise _fail(path, 'not a rigid transform (rotation not orthonormal, or last row not '
                           '[0, 0, 0, 1])')
-    x, y, z, w = _quaternion_xyzw(R)
+    x, y, z, w = quaternion_xyzw(R)
     return types.get('geometry_msgs/msg/Pose')(
         position=_point(types, T[:3, 3]),
         orientation=types.get('geometry_msgs/msg/Quaternion')(x=x, y=y, z=z, w=w))
@@ -330,7 +302,7 @@ def pose_from_msg(msg: Any, path: str = 'pose') -> np.ndarray:
         raise _fail(join_path(path, 'orientation'), f'expected a unit quaternion, got norm '
                                                     f'{norm:.6g}')
     T = np.eye(4)
-    T[:3, :3] = _rotation_from_quaternion(*(q / norm))
+    T[:3, :3] = rotation_from_quaternion(*(q / norm))
     T[:3, 3] = position
     return T
 

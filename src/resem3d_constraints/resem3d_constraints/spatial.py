@@ -65,3 +65,35 @@ def so3_exp(omega: np.ndarray) -> np.ndarray:
         return np.eye(3) + K + 0.5 * K @ K
     return (np.eye(3) + (math.sin(theta) / theta) * K
             + ((1.0 - math.cos(theta)) / theta**2) * K @ K)
+
+
+def quaternion_xyzw(R: np.ndarray) -> tuple[float, float, float, float]:
+    """Unit quaternion ``(x, y, z, w)`` with ``w >= 0`` of a rotation matrix (3, 3) (Shepperd's
+    method: the largest of the four squared components is taken first)."""
+    R = np.asarray(R, dtype=float)
+    trace = R[0, 0] + R[1, 1] + R[2, 2]
+    if trace > 0.0:
+        s = 2.0 * math.sqrt(1.0 + trace)
+        q = ((R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, s / 4)
+    elif R[0, 0] >= R[1, 1] and R[0, 0] >= R[2, 2]:
+        s = 2.0 * math.sqrt(max(1.0 + R[0, 0] - R[1, 1] - R[2, 2], 1e-300))
+        q = (s / 4, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s)
+    elif R[1, 1] >= R[2, 2]:
+        s = 2.0 * math.sqrt(max(1.0 + R[1, 1] - R[0, 0] - R[2, 2], 1e-300))
+        q = ((R[0, 1] + R[1, 0]) / s, s / 4, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s)
+    else:
+        s = 2.0 * math.sqrt(max(1.0 + R[2, 2] - R[0, 0] - R[1, 1], 1e-300))
+        q = ((R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, s / 4, (R[1, 0] - R[0, 1]) / s)
+    v = np.array(q) / np.linalg.norm(q)
+    if v[3] < 0.0:
+        v = -v
+    return float(v[0]), float(v[1]), float(v[2]), float(v[3])
+
+
+def rotation_from_quaternion(x: float, y: float, z: float, w: float) -> np.ndarray:
+    """Rotation matrix (3, 3) of the unit quaternion ``(x, y, z, w)``."""
+    return np.array([
+        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
+    ])

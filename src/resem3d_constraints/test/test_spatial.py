@@ -42,3 +42,15 @@ def test_so3_exp_is_a_rotation_about_omega(omega):
     np.testing.assert_allclose(R @ omega, omega, atol=1e-12)
     theta = np.linalg.norm(omega)
     assert np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1)) == pytest.approx(theta, abs=1e-7)
+
+
+def test_quaternion_round_trip_covers_every_branch_of_the_conversion():
+    from resem3d_constraints.spatial import quaternion_xyzw, rotation_from_quaternion
+    rng = np.random.default_rng(11)
+    rotations = [so3_exp(rng.normal(size=3) * 2.0) for _ in range(200)]
+    rotations += [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]),
+                  np.diag([-1.0, -1.0, 1.0]), np.eye(3)]               # trace <= 0 branches
+    for R in rotations:
+        q = quaternion_xyzw(R)
+        assert q[3] >= 0.0 and abs(np.linalg.norm(q) - 1.0) < 1e-12
+        np.testing.assert_allclose(rotation_from_quaternion(*q), R, atol=1e-12)

@@ -58,7 +58,7 @@ def read_parameters(path: str | Path, node: str) -> Mapping[str, Any]:
     """The ``<node>: ros__parameters:`` mapping of a ROS 2 parameter file.
 
     Raises:
-        ConfigError: If the file is missing, not YAML or has no such mapping.
+        ConfigError: If the file is missing, not YAML or has no such section.
     """
     import yaml
     path = Path(path)
@@ -68,32 +68,42 @@ def read_parameters(path: str | Path, node: str) -> Mapping[str, Any]:
         raise ConfigError(f'{path}: cannot read: {error.strerror or error}') from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f'{path}: not YAML: {str(error).splitlines()[0]}') from None
-    section = document.get(node, {}).get('ros__parameters') \
-        if isinstance(document, dict) and isinstance(document.get(node), dict) else None
+    try:
+        section = document[node]['ros__parameters']
+    except (TypeError, KeyError):
+        raise ConfigError(f'{path}: no {node}: ros__parameters: section') from None
     if not isinstance(section, Mapping):
-        raise ConfigError(f'{path}: no {node}: ros__parameters: mapping')
+        raise ConfigError(f'{path}: {node}.ros__parameters must be a mapping')
     return section
 
 
 def _mllm(section: Any, where: str) -> dict[str, Any]:
-    if not isinstance(section, Mapping) or not isinstance(section.get('backend'), str):
-        raise ConfigError(f'{where}: mllm must be a mapping with a backend name')
-    out: dict[str, Any] = {'backend': section['backend']}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f'{where}: mllm must be a mapping')
+    backend = section.get('backend')
+    if not isinstance(backend, str) or not backend:
+        raise ConfigError(f'{where}: mllm.backend must be a backend name')
+    out: dict[str, Any] = {'backend': backend}
     for name, options in section.items():
-        if name != 'backend':
-            if not isinstance(options, Mapping):
-                raise ConfigError(f'{where}: mllm.{name} must be a mapping of options')
-            out[name] = dict(options)
+        if name == 'backend':
+            continue
+        if not isinstance(options, Mapping):
+            raise ConfigError(f'{where}: mllm.{name} must be a mapping of backend options')
+        out[name] = dict(options)
     if 'openai' in out and out['openai'].get('base_url') == '':
-        out['openai']['base_url'] = None
+        out['openai']['base_url'] = None        # ROS parameters have no null: '' = OpenAI's API
     return out
 
 
 def _engine(section: Any, grid: GridConfig, where: str) -> EngineConfig:
     section = {} if section is None else section
-    if not isinstance(section, Mapping) or set(section) - {*_ENGINE_INTS, 'workspace'}:
-        raise ConfigError(f'{where}: engine must be a mapping with keys among '
-                          f'{", ".join((*_ENGINE_INTS, "workspace"))}')
+    if not isinstance(section, Mapping):
+        raise ConfigError(f'{where}: engine must be a mapping')
+    known = (*_ENGINE_INTS, 'workspace')
+    unknown = sorted(map(str, set(section) - set(known)))
+    if unknown:
+        raise ConfigError(f'{where}: unknown engine key(s) {", ".join(unknown)}; known: '
+                          f'{", ".join(known)}')
     values: dict[str, Any] = {}
     for name in _ENGINE_INTS:
         if name in section:
@@ -103,14 +113,15 @@ def _engine(section: Any, grid: GridConfig, where: str) -> EngineConfig:
             values[name] = value
     box = section.get('workspace') or {}
     if not isinstance(box, Mapping) or set(box) - set(_AXES):
-        raise ConfigError(f'{where}: engine.workspace must map {", ".join(_AXES)} to [low, '
-                          'high] in m')
+        raise ConfigError(f'{where}: engine.workspace must be a mapping with keys '
+                          f'{", ".join(_AXES)}')
     bounds = {}
     for axis, pair in box.items():
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 for v in pair)):
-            raise ConfigError(f'{where}: engine.workspace.{axis} must be [low, high] in m')
+            raise ConfigError(f'{where}: engine.workspace.{axis} must be [low, high] in m, '
+                              f'got {pair!r}')
         bounds[axis] = (float(pair[0]), float(pair[1]))
     try:
         return EngineConfig(workspace=Workspace(**bounds), grid=grid, **values)
@@ -123,13 +134,16 @@ def load_settings(reasoning_file: str | Path,
     """Read ``reasoning.yaml`` (and the label grid of ``perception.yaml``, if given).
 
     Raises:
-        ConfigError: For a missing file or section, unknown keys or invalid values.
+        ConfigError: For a missing file or section, unknown keys or invalid values (one line
+            naming the file).
     """
     section = read_parameters(reasoning_file, REASONING_NODE)
-    unknown = sorted(set(section) - {'mllm', 'engine'})
+    unknown = sorted(map(str, set(section) - {'mllm', 'engine'}))
     if unknown:
-        raise ConfigError(f'{reasoning_file}: unknown section(s) {", ".join(map(str, unknown))}; '
+        raise ConfigError(f'{reasoning_file}: unknown section(s) {", ".join(unknown)}; '
                           'known: mllm, engine')
+    if 'mllm' not in section:
+        raise ConfigError(f'{reasoning_file}: no mllm section')
     grid = GridConfig()
     if perception_file:
         try:
@@ -137,7 +151,7 @@ def load_settings(reasoning_file: str | Path,
                 read_parameters(perception_file, PERCEPTION_NODE).get('grid') or {})
         except PerceptionInputError as error:
             raise ConfigError(f'{perception_file}: grid: {error}') from None
-    return ReasoningSettings(_mllm(section.get('mllm'), str(reasoning_file)),
+    return ReasoningSettings(_mllm(section['mllm'], str(reasoning_file)),
                              _engine(section.get('engine'), grid, str(reasoning_file)))
 
 

@@ -9,25 +9,19 @@ forward), ``*_px`` image pixels ``(x, y)`` = ``(column, row)``. Lengths are metr
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from resem3d_constraints.markers import palette  # one palette for videos and RViz
+
 __all__ = ['Box3D', 'CameraView', 'ConstraintOverlay', 'MarkOverlay', 'NEAR_PLANE_M',
            'RegionOverlay', 'palette']
 
 #: Points closer to the camera than this along the optical z axis [m] are not projected.
 NEAR_PLANE_M = 0.01
-
-
-def palette(index: int) -> tuple[int, int, int]:
-    """A distinct, saturated RGB colour for ``index`` (golden-ratio hue steps; stable)."""
-    hue = (index * 0.618033988749895) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
-    return round(255 * r), round(255 * g), round(255 * b)
 
 
 def _point3(name: str, value: Any) -> np.ndarray:

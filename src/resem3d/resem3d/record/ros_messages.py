@@ -24,6 +24,8 @@ import numpy as np
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from resem3d_constraints.spatial import quaternion_xyzw
+
 from .overlays import ConstraintOverlay, palette
 
 __all__ = ['CUSTOM_PACKAGE', 'RosMessages', 'custom_msg_texts', 'make_typestore',
@@ -68,28 +70,6 @@ def stamp_ns(t_s: float) -> int:
     if not math.isfinite(t) or t < 0.0:
         raise ValueError(f't_s: expected a finite time >= 0 s, got {t_s!r}')
     return round(t * 1e9)
-
-
-def quaternion_xyzw(R: np.ndarray) -> tuple[float, float, float, float]:
-    """Unit quaternion ``(x, y, z, w)``, ``w >= 0``, of a 3x3 rotation matrix."""
-    R = np.asarray(R, dtype=float)
-    trace = R[0, 0] + R[1, 1] + R[2, 2]
-    if trace > 0.0:
-        s = 2.0 * math.sqrt(1.0 + trace)
-        q = ((R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, s / 4)
-    elif R[0, 0] >= R[1, 1] and R[0, 0] >= R[2, 2]:
-        s = 2.0 * math.sqrt(max(1.0 + R[0, 0] - R[1, 1] - R[2, 2], 1e-300))
-        q = (s / 4, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s)
-    elif R[1, 1] >= R[2, 2]:
-        s = 2.0 * math.sqrt(max(1.0 + R[1, 1] - R[0, 0] - R[2, 2], 1e-300))
-        q = ((R[0, 1] + R[1, 0]) / s, s / 4, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s)
-    else:
-        s = 2.0 * math.sqrt(max(1.0 + R[2, 2] - R[0, 0] - R[1, 1], 1e-300))
-        q = ((R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, s / 4, (R[1, 0] - R[0, 1]) / s)
-    v = np.array(q) / np.linalg.norm(q)
-    if v[3] < 0.0:
-        v = -v
-    return float(v[0]), float(v[1]), float(v[2]), float(v[3])
 
 
 class RosMessages:
