@@ -299,33 +299,31 @@ def amodal_centre(region: rc.Region, T_base_obj: np.ndarray,  # noqa: N803
             seen; without it rods are not corrected.
 
     Returns:
-        The corrected region, or None when the part is neither round nor a bar.
+        The corrected region, or None when the part has none of these shapes.
     """
     p_base = _points_base(region, T_base_obj)
     R, t = T_base_obj[:3, :3], T_base_obj[:3, 3]
-    to_obj = (lambda p: R.T @ (p - t))  # noqa: E731
     centroid_base = R @ region.centroid_obj + t
     center_base = R @ region.center_obj + t
-    axis_xy = round_centre(p_base, config)
-    if axis_xy is not None:
-        new_centroid = np.array([axis_xy[0], axis_xy[1], centroid_base[2]])
-        new_center = np.array([axis_xy[0], axis_xy[1], center_base[2]])
-        shape = 'round'
+
+    def round_xy(p: np.ndarray, c: AmodalConfig) -> np.ndarray | None:
+        xy = round_centre(p, c)
+        return None if xy is None else np.array([xy[0], xy[1], 0.0])
+
+    def rod(p: np.ndarray, c: AmodalConfig) -> np.ndarray | None:
+        return None if p_base_camera is None else rod_centre(p, p_base_camera, c)
+
+    for shape, fit in (('round', round_xy), ('rod', rod), ('bar', bar_centre),
+                       ('slab', slab_centre)):
+        centre = fit(p_base, config)
+        if centre is not None:
+            break
     else:
-        fits = (('rod', lambda p, c: None if p_base_camera is None
-                 else rod_centre(p, p_base_camera, c)),
-                ('bar', bar_centre), ('slab', slab_centre))
-        for shape, fit in fits:
-            centre = fit(p_base, config)
-            if centre is not None:
-                break
-        else:
-            return None
-        new_centroid = centre
-        if shape == 'bar':
-            new_center = centre
-        else:                  # the rod's axis and the slab's outline: move horizontally
-            new_centroid = np.array([centre[0], centre[1], centroid_base[2]])
-            new_center = np.array([centre[0], centre[1], center_base[2]])
-    corrected = with_centres(region, to_obj(new_centroid), to_obj(new_center))
+        return None
+    if shape == 'bar':                  # across the bar, and down to its middle
+        new_centroid = new_center = centre
+    else:                               # onto the axis or the outline's centre: horizontally
+        new_centroid = np.array([centre[0], centre[1], centroid_base[2]])
+        new_center = np.array([centre[0], centre[1], center_base[2]])
+    corrected = with_centres(region, R.T @ (new_centroid - t), R.T @ (new_center - t))
     return AmodalResult(corrected, shape, float(np.linalg.norm(new_centroid - centroid_base)))
