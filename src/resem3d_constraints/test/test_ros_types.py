@@ -22,7 +22,8 @@ from resem3d_constraints.ros_types import (interface_files, interface_texts, INT
 EXPECTED = {
     'resem3d_msgs/msg/Anchor', 'resem3d_msgs/msg/Condition', 'resem3d_msgs/msg/Constraint',
     'resem3d_msgs/msg/ConstraintProgram', 'resem3d_msgs/msg/ConstraintResidual',
-    'resem3d_msgs/msg/GripperAction', 'resem3d_msgs/msg/Mark', 'resem3d_msgs/msg/Region',
+    'resem3d_msgs/msg/GripperAction', 'resem3d_msgs/msg/Mark', 'resem3d_msgs/msg/PartLabels',
+    'resem3d_msgs/msg/Region',
     'resem3d_msgs/msg/RegionArray', 'resem3d_msgs/msg/Stage', 'resem3d_msgs/msg/TaskStatus',
     'resem3d_msgs/srv/Instruct_Request', 'resem3d_msgs/srv/Instruct_Response',
     'resem3d_msgs/srv/Observe_Request', 'resem3d_msgs/srv/Observe_Response',

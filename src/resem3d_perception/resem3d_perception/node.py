@@ -16,7 +16,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from rclpy.time import Time
-from resem3d_msgs.msg import RegionArray
+from resem3d_msgs.msg import PartLabels, RegionArray
 from resem3d_msgs.srv import Observe
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
@@ -27,22 +27,8 @@ from resem3d_perception import ros_conversions as conv
 from resem3d_perception.config import PerceptionConfig
 from resem3d_perception.errors import PerceptionError
 from resem3d_perception.scene_tracker import SceneTrackingConfig
-from resem3d_perception.service import PerceptionService, ServiceConfig, load_system_regions
-
-PARAMETERS = {
-    'config_file': '', 'system_regions_file': '', 'scene': '',
-    'color_topic': '/camera/camera/color/image_raw',
-    'depth_topic': '/camera/camera/aligned_depth_to_color/image_raw',
-    'camera_info_topic': '/camera/camera/color/camera_info',
-    'grounded_regions_topic': '/resem3d/grounded_regions', 'regions_topic': '/resem3d/regions',
-    'marked_image_topic': '/resem3d/marked_image', 'cloud_topic': '/resem3d/segmented_cloud',
-    'observe_service': '/resem3d/observe', 'base_frame': 'fr3_link0',
-    'tool_frame': 'fr3_hand_tcp', 'camera_frame': 'camera_color_optical_frame',
-    'depth_unit_m': 0.001, 'sync_tolerance_s': 0.02, 'track_rate_hz': 15.0,
-    'cloud_stride_px': 2, 'tf_timeout_s': 0.05, 'keep_pose_margin': 0.05,
-    'gripper_gate_m': 0.05,
-}
-
+from resem3d_perception.service import (load_system_regions, NODE_PARAMETERS,
+                                        PerceptionService, ServiceConfig)
 
 class PerceptionNode(Node):
     """ROS adapter of the perception core (node name ``perception``)."""
@@ -50,7 +36,7 @@ class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__('perception')
         p = {name: self.declare_parameter(name, default).value
-             for name, default in PARAMETERS.items()}
+             for name, default in NODE_PARAMETERS.items()}
         self.p = p
         self.types = RclpyMessageTypes()
         config = (PerceptionConfig.from_yaml(p['config_file']) if p['config_file'] else
@@ -62,6 +48,7 @@ class PerceptionNode(Node):
                   else None)
         self.core = PerceptionService(config, ServiceConfig(
             sync_tolerance_s=p['sync_tolerance_s'], scene=p['scene'],
+            sync_labels=config.segmenter == 'sim',
             tracking=SceneTrackingConfig(p['keep_pose_margin'], p['gripper_gate_m'])),
             system_regions=system)
         self.last_track_ns = 0
@@ -78,6 +65,9 @@ class PerceptionNode(Node):
                                  qos_profile_sensor_data, callback_group=sensors)
         self.create_subscription(Image, p['depth_topic'], self.depth_callback,
                                  qos_profile_sensor_data, callback_group=sensors)
+        if config.segmenter == 'sim':               # the simulator's ground-truth labels
+            self.create_subscription(PartLabels, p['part_labels_topic'], self.labels_callback,
+                                     qos_profile_sensor_data, callback_group=sensors)
         self.create_subscription(RegionArray, p['grounded_regions_topic'],
                                  self.grounded_callback, latched, callback_group=sensors)
         self.create_service(Observe, p['observe_service'], self.observe_callback,
@@ -113,6 +103,9 @@ class PerceptionNode(Node):
     def depth_callback(self, msg: Image) -> None:
         self.frame_callback(lambda: self.core.add_depth(
             conv.stamp_to_ns(msg.header), conv.image_to_depth_m(msg, self.p['depth_unit_m'])))
+
+    def labels_callback(self, msg: PartLabels) -> None:
+        self.frame_callback(lambda: self.core.add_labels(*conv.part_labels_from_msg(msg)))
 
     def frame_callback(self, add) -> None:
         """Queue an image; track the frame it completes (at most ``track_rate_hz``)."""

@@ -59,6 +59,7 @@ __all__ = ['DEPTH_ENCODINGS', 'IMAGE_ENCODINGS', 'PointCloudArrays', 'RGB_ENCODI
            'camera_info_to_intrinsics', 'cloud_to_pointcloud2', 'depth_to_image',
            'image_to_array', 'image_to_depth_m', 'image_to_rgb', 'intrinsics_to_camera_info',
            'make_header', 'marks_from_msgs', 'marks_to_msgs', 'observe_response_fields',
+           'part_labels_from_msg',
            'pack_rgb', 'pointcloud2_dtype', 'pointcloud2_to_arrays', 'rgb_to_image',
            'stamp_to_ns', 'transform_to_matrix', 'unpack_rgb']
 
@@ -221,6 +222,27 @@ def image_to_depth_m(msg: Any, depth_unit_m: float = 0.001) -> np.ndarray:
         depth *= np.float32(depth_unit_m)
     depth[~(depth > 0.0) | ~np.isfinite(depth)] = np.nan
     return depth
+
+
+def part_labels_from_msg(msg: Any) -> tuple[int, np.ndarray, tuple[str, ...]]:
+    """A ``resem3d_msgs/PartLabels`` (simulation's ground truth) as ``(stamp [ns], (H, W)
+    int32 part mask indexing the labels, label table)``.
+
+    Raises:
+        MessageFormatError: On an image that is not ``32SC1``, a label table whose first entry
+            is not '' (no part), or a pixel that indexes no label.
+    """
+    if msg.image.encoding != '32SC1':
+        raise MessageFormatError(f'part labels: image encoding must be 32SC1, got '
+                                 f'{msg.image.encoding!r}')
+    mask = image_to_array(msg.image).astype(np.int32)
+    labels = tuple(str(label) for label in msg.labels)
+    if not labels or labels[0] != '':
+        raise MessageFormatError("part labels: labels[0] must be '' (no part)")
+    if mask.min() < 0 or mask.max() >= len(labels):
+        raise MessageFormatError(f'part labels: pixel values must be in [0, {len(labels) - 1}]'
+                                 f', got [{mask.min()}, {mask.max()}]')
+    return stamp_to_ns(msg.header), mask, labels
 
 
 def _image(types: Any, pixels: np.ndarray, encoding: str, stamp_ns: int,

@@ -54,8 +54,25 @@ from .scene_tracker import SceneTracker, SceneTrackingConfig
 from .segmenters import Segmenter, make_segmenter
 from .tracking import TrackResult
 
-__all__ = ['GroundingReport', 'LabelledCloud', 'PerceivedFrame', 'PerceptionService',
-           'ServiceConfig', 'load_system_regions']
+__all__ = ['GroundingReport', 'LabelledCloud', 'NODE_PARAMETERS', 'PerceivedFrame',
+           'PerceptionService', 'ServiceConfig', 'load_system_regions']
+
+
+#: ROS parameters of the perception node and their defaults (topics, frames, rates).
+NODE_PARAMETERS = {
+    'config_file': '', 'system_regions_file': '', 'scene': '',
+    'color_topic': '/camera/camera/color/image_raw',
+    'depth_topic': '/camera/camera/aligned_depth_to_color/image_raw',
+    'camera_info_topic': '/camera/camera/color/camera_info',
+    'part_labels_topic': '/resem3d/sim/part_labels',
+    'grounded_regions_topic': '/resem3d/grounded_regions', 'regions_topic': '/resem3d/regions',
+    'marked_image_topic': '/resem3d/marked_image', 'cloud_topic': '/resem3d/segmented_cloud',
+    'observe_service': '/resem3d/observe', 'base_frame': 'fr3_link0',
+    'tool_frame': 'fr3_hand_tcp', 'camera_frame': 'camera_color_optical_frame',
+    'depth_unit_m': 0.001, 'sync_tolerance_s': 0.02, 'track_rate_hz': 15.0,
+    'cloud_stride_px': 2, 'tf_timeout_s': 0.05, 'keep_pose_margin': 0.05,
+    'gripper_gate_m': 0.05,
+}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from resem3d_perception.errors import MessageFormatError, PerceptionInputError
 from resem3d_perception.ros_conversions import (
     _bytes_of, _octets, camera_info_to_intrinsics, cloud_to_pointcloud2, depth_to_image,
     image_to_array, image_to_depth_m, image_to_rgb, intrinsics_to_camera_info, make_header,
-    marks_from_msgs, marks_to_msgs, observe_response_fields, pointcloud2_dtype,
+    marks_from_msgs, marks_to_msgs, observe_response_fields, part_labels_from_msg,
+    pointcloud2_dtype,
     pointcloud2_to_arrays, rgb_to_image, stamp_to_ns, transform_to_matrix)
 from resem3d_perception.testing import synthetic_part_frame
 
@@ -378,3 +379,25 @@ def test_observe_response_fields_make_a_complete_response(types, typestore):
         assert (msg.marked_image.height > 0) == draw
     p = msg.camera_pose.position
     np.testing.assert_allclose([p.x, p.y, p.z], scene.T_base_cam[:3, 3])
+
+
+def test_part_labels_read_back_and_bad_ones_are_refused(types, typestore):
+    mask = np.array([[0, 1], [2, 1]], dtype='<i4')
+    header = make_header(types, 3_000_000_000, 'camera_color_optical_frame')
+    image = types.get('sensor_msgs/msg/Image')(
+        header=header, height=2, width=2, encoding='32SC1', is_bigendian=0, step=8,
+        data=np.frombuffer(mask.tobytes(), dtype=np.uint8))
+    cls = types.get('resem3d_msgs/msg/PartLabels')
+    msg = cls(header=header, image=image, labels=['', 'flask/neck', 'flask/body'])
+    raw = typestore.serialize_cdr(msg, msg.__msgtype__)
+    stamp, decoded, labels = part_labels_from_msg(
+        typestore.deserialize_cdr(bytes(raw), msg.__msgtype__))
+    assert stamp == 3_000_000_000 and labels == ('', 'flask/neck', 'flask/body')
+    np.testing.assert_array_equal(decoded, mask)
+    for bad in (cls(header=header, image=image, labels=['', 'flask/neck']),
+                cls(header=header, image=image, labels=['x', 'y', 'z'])):
+        with pytest.raises(MessageFormatError, match='part labels'):
+            part_labels_from_msg(bad)
+    image.encoding = '16UC1'
+    with pytest.raises(MessageFormatError, match='32SC1'):
+        part_labels_from_msg(cls(header=header, image=image, labels=['', 'a', 'b']))

@@ -21,6 +21,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from resem3d_msgs.msg import PartLabels
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -51,6 +52,7 @@ class SimNode(Node):
             ('color_topic', '/camera/camera/color/image_raw'),
             ('depth_topic', '/camera/camera/aligned_depth_to_color/image_raw'),
             ('camera_info_topic', '/camera/camera/color/camera_info'),
+            ('part_labels_topic', '/resem3d/sim/part_labels'),
             ('joint_states_topic', '/joint_states'),
             ('velocity_command_topic', '/joint_velocity_controller/commands'),
             ('gripper_action_ns', '/franka_gripper'))}
@@ -66,6 +68,7 @@ class SimNode(Node):
         self.color_pub = self.create_publisher(Image, p['color_topic'], 10)
         self.depth_pub = self.create_publisher(Image, p['depth_topic'], 10)
         self.info_pub = self.create_publisher(CameraInfo, p['camera_info_topic'], 10)
+        self.labels_pub = self.create_publisher(PartLabels, p['part_labels_topic'], 10)
         self.joint_pub = self.create_publisher(JointState, p['joint_states_topic'], 10)
         self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
         self.tf = TransformBroadcaster(self)
@@ -122,6 +125,8 @@ class SimNode(Node):
         self.depth_pub.publish(rm.depth_image(self.types, frame.stamp_s, name, frame.depth_m))
         self.info_pub.publish(rm.camera_info(self.types, frame.stamp_s, name,
                                              frame.intrinsics))
+        self.labels_pub.publish(rm.part_labels(self.types, frame.stamp_s, name, frame.part_mask,
+                                               frame.labels))
 
     def move_callback(self, handle):
         goal = handle.request

@@ -29,8 +29,8 @@ from .camera import CameraIntrinsics
 from .errors import SimInputError
 from .ros_bridge import encode_depth_mm, JointStateSample, Transform
 
-__all__ = ['camera_info', 'clock', 'color_image', 'depth_image', 'joint_state', 'stamp_ns',
-           'transforms']
+__all__ = ['camera_info', 'clock', 'color_image', 'depth_image', 'joint_state', 'part_labels',
+           'stamp_ns', 'transforms']
 
 
 def stamp_ns(t_s: float) -> int:
@@ -75,6 +75,28 @@ def color_image(types: MessageTypes, t_s: float, frame_id: str, rgb: np.ndarray)
 def depth_image(types: MessageTypes, t_s: float, frame_id: str, depth_m: np.ndarray) -> Any:
     """``sensor_msgs/Image``, ``16UC1`` [mm] (0 = no return), of an (H, W) depth [m]."""
     return _image(types, t_s, frame_id, encode_depth_mm(depth_m), '16UC1')
+
+
+def part_labels(types: MessageTypes, t_s: float, frame_id: str, part_mask: np.ndarray,
+                labels: Sequence[str]) -> Any:
+    """``resem3d_msgs/PartLabels`` of a frame's ground-truth part mask: a ``32SC1`` index
+    image and its label table (``labels[0] == ''``).
+
+    Raises:
+        SimInputError: For a mask that is not (H, W) integers indexing ``labels``.
+    """
+    mask = np.asarray(part_mask)
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise SimInputError(f'part_mask: expected an (H, W) integer image, got {mask.dtype} '
+                            f'{mask.shape}')
+    labels = tuple(str(label) for label in labels)
+    if not labels or labels[0] != '' or (mask.size and (mask.min() < 0
+                                                        or mask.max() >= len(labels))):
+        raise SimInputError('part_mask: every pixel must index labels, and labels[0] must be '
+                            "'' (no part)")
+    return types.get('resem3d_msgs/msg/PartLabels')(
+        header=_header(types, t_s, frame_id),
+        image=_image(types, t_s, frame_id, mask.astype('<i4'), '32SC1'), labels=list(labels))
 
 
 def camera_info(types: MessageTypes, t_s: float, frame_id: str,

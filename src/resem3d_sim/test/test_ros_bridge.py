@@ -13,7 +13,7 @@ from resem3d_sim.camera import DepthNoise, RgbdCamera
 from resem3d_sim.ros_bridge import (BridgeConfig, encode_depth_mm, invert, R_LINK_OPTICAL,
                                     SimBridge)
 from resem3d_sim.ros_messages import (camera_info, clock, color_image, depth_image,
-                                      joint_state, stamp_ns, transforms)
+                                      joint_state, part_labels, stamp_ns, transforms)
 from resem3d_sim.tasks import CAMERA_NAME
 
 FR3 = BridgeConfig(joint_names=tuple(f'fr3_joint{i}' for i in range(1, 8)),
@@ -239,6 +239,20 @@ def test_encodings_of_colour_depth_and_info(types, typestore):
         color_image(types, 0.0, 'cam', rgb[..., 0])
     with pytest.raises(SimInputError):
         stamp_ns(-1.0)
+
+
+def test_part_labels_carry_the_mask_and_its_label_table(types, typestore):
+    mask = np.array([[0, 1, 2], [2, 2, 0]], dtype=np.int32)
+    msg = _round_trip(typestore, part_labels(types, 2.0, 'cam', mask, ('', 'mug/body',
+                                                                       'mug/handle')))
+    assert (msg.image.encoding, msg.image.width, msg.image.height) == ('32SC1', 3, 2)
+    np.testing.assert_array_equal(np.asarray(msg.image.data).view('<i4').reshape(2, 3), mask)
+    assert list(msg.labels) == ['', 'mug/body', 'mug/handle']
+    assert msg.header.frame_id == 'cam' and time_from_msg(msg.header.stamp) == 2_000_000_000
+    for bad_mask, labels in ((mask, ('', 'mug/body')), (mask, ('x', 'y', 'z')),
+                             (mask.astype(float), ('', 'a', 'b')), (mask[0], ('', 'a', 'b'))):
+        with pytest.raises(SimInputError):
+            part_labels(types, 0.0, 'cam', bad_mask, labels)
 
 
 def test_camera_info_joint_state_and_clock_messages(bridge, types, typestore):
