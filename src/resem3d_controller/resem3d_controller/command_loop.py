@@ -241,6 +241,8 @@ class CommandLoop:
         self.q_stamp_s = -math.inf
         self.regions_stamp_s = -math.inf
         self.program: rc.ConstraintProgram | None = None
+        self.task_id = ''                 # the task the running program belongs to
+        self.dropped_task_id = ''         # the last task that ended while its program ran
         self.state = ProgramState.NO_PROGRAM
         self.stage_index = -1
         self.detail = ''
@@ -276,20 +278,35 @@ class CommandLoop:
                 q = np.full_like(q, math.nan)
         self.q_rad, self.q_stamp_s = q, received_s
 
-    def set_program(self, program: rc.ConstraintProgram | None) -> None:
-        """Run ``program`` from its first stage (None: stop and drop the current one).
+    def set_program(self, program: rc.ConstraintProgram | None, task_id: str = '') -> None:
+        """Run ``program`` (of task ``task_id``) from its first stage (None: stop and drop the
+        current one).
 
         The same program (equal by value) received again, as a transient-local topic
-        re-delivers it, does not restart it.
+        re-delivers it, does not restart it; nor does a program of a task that ended in
+        failure (:meth:`task_ended`).
         """
-        if program is not None and program == self.program:
+        if program is not None and (program == self.program
+                                    or (task_id and task_id == self.dropped_task_id)):
             return
         self.program = program
+        self.task_id = task_id if program is not None else ''
         self.controller.clear_targets()
         self.stage_index = 0 if program is not None else -1
         self.state = ProgramState.WAITING if program is not None else ProgramState.NO_PROGRAM
         self.detail = ''
         self._stage_started = False
+
+    def task_ended(self, task_id: str, failed: bool) -> bool:
+        """The reasoning reports that task ``task_id`` ended: when it failed (or was
+        cancelled) and the running program is that task's, stop and drop the program (the arm
+        decelerates to rest within its limits; the program is not resumed when its
+        transient-local message is delivered again). Returns whether it was dropped."""
+        if not failed or self.program is None or task_id != self.task_id:
+            return False
+        self.set_program(None)
+        self.dropped_task_id = task_id
+        return True
 
     def set_regions(self, regions: Mapping[str, rc.Region],
                     T_base_obj: Mapping[str, np.ndarray], received_s: float) -> None:

@@ -56,6 +56,7 @@ class ControllerNode(Node):
                                         ('velocity_command_topic',
                                          '/joint_velocity_controller/commands'),
                                         ('status_topic', '/resem3d/controller_status'),
+                                        ('task_status_topic', '/resem3d/task_status'),
                                         ('gripper_action_ns', '/franka_gripper'))}
         self.base_frame = config.base_frame
         self.types = RclpyMessageTypes()
@@ -70,6 +71,8 @@ class ControllerNode(Node):
         self.create_subscription(ConstraintProgram, topics['program_topic'],
                                  self.program_callback, latched)
         self.create_subscription(RegionArray, topics['regions_topic'], self.regions_callback, 10)
+        self.create_subscription(TaskStatus, topics['task_status_topic'],
+                                 self.task_status_callback, 10)
         self.command_pub = self.create_publisher(Float64MultiArray,
                                                  topics['velocity_command_topic'], 10)
         self.status_pub = self.create_publisher(TaskStatus, topics['status_topic'], 10)
@@ -101,8 +104,13 @@ class ControllerNode(Node):
             self.get_logger().error(f'program rejected: {error}')
             return
         self.task = (msg.task_id, msg.subtask_index)
-        self.loop.set_program(program)
+        self.loop.set_program(program, msg.task_id)
         self.get_logger().info(f'program {program.name}: {len(program.stages)} stages')
+
+    def task_status_callback(self, msg):
+        if self.loop.task_ended(msg.task_id, msg.state == TaskStatus.STATE_FAILED):
+            self.get_logger().warning(f'task {msg.task_id} failed or was cancelled: program '
+                                      f'dropped, stopping ({msg.message})')
 
     def regions_callback(self, msg):
         try:

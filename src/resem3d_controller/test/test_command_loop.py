@@ -251,6 +251,28 @@ def test_the_same_program_again_does_not_restart_and_a_new_one_does(robot):
     assert out.program == ProgramState.NO_PROGRAM and out.stage == '' and out.stage_index == -1
 
 
+def test_a_failed_or_cancelled_task_stops_its_program_for_good(robot):
+    rig = _moving_rig(robot)
+    rig.loop.set_program(None)                          # (the rig's program has no task id)
+    rig.loop.set_program(_reach_program(0.6, 0.1), 'task-1')
+    for _ in range(50):
+        rig.tick()
+    assert rig.outputs[-1].program == ProgramState.RUNNING
+    assert not rig.loop.task_ended('task-2', failed=True)       # another task: ignored
+    assert not rig.loop.task_ended('task-1', failed=False)      # succeeded: not stopped
+    assert np.max(np.abs(rig.outputs[-1].dq_rad_s)) > 0.1       # moving when it fails
+    assert rig.loop.task_ended('task-1', failed=True)
+    first = len(rig.outputs)
+    for _ in range(400):
+        rig.tick()
+    assert rig.outputs[-1].program == ProgramState.NO_PROGRAM
+    _assert_ramps_to_zero(rig, rig.outputs[first:], rig.outputs[first - 1].dq_rad_s)
+    rig.loop.set_program(_reach_program(0.6, 0.1), 'task-1')   # re-delivered: not resumed
+    assert rig.tick().program == ProgramState.NO_PROGRAM
+    rig.loop.set_program(_reach_program(0.5, 0.2), 'task-2')   # a new task runs
+    assert rig.tick().program == ProgramState.RUNNING
+
+
 def test_an_unmet_precondition_fails_the_program_with_its_reason(robot):
     program = rc.parse_program({'version': 1, 'name': 'p', 'regions': [], 'stages': [{
         'name': 'needs_open', 'timeout_s': 5.0, 'gripper': {'action': 'close'},
