@@ -57,21 +57,14 @@ PRE_GRACE_S = 0.15
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """The arguments of ``resem3d run`` (``None``: the configured default)."""
+class RunOptions(PlanOptions):
+    """The arguments of ``resem3d run``: those of ``resem3d plan`` (the transcript, with
+    ``replay``, is the one to answer from) and these (``None``: the configured default)."""
 
-    task: str
-    seed: str | int = 0
-    instruction: str | None = None
-    mllm: str | None = None
-    base_url: str | None = None
-    model: str | None = None
-    transcript: str | None = None       # replay: the transcript to answer from
     segmenter: str | None = None
     disturb: str | None = None
     out: str | None = None
     runs_root: str = 'runs'
-    config: str | None = None
     record: bool = True
 
 
@@ -113,7 +106,7 @@ def _load_configs(options: RunOptions) -> tuple[Any, Any, Any]:
     from resem3d_perception import PerceptionError
 
     from .config import ConfigFileError, find_config_dir
-    settings = _reasoning_config(PlanOptions(task=options.task, config=options.config))
+    settings = _reasoning_config(options)
     try:
         directory = find_config_dir(options.config)
     except ConfigFileError as error:
@@ -188,9 +181,7 @@ def run(options: RunOptions, progress: Progress | None = None) -> dict[str, Any]
     if segmenter_name not in SEGMENTERS:
         raise CommandError('segmenter', f'unknown segmenter {segmenter_name!r}; known: '
                            f'{", ".join(SEGMENTERS)}', 2)
-    client_options = client_config(
-        PlanOptions(task=options.task, mllm=options.mllm, base_url=options.base_url,
-                    model=options.model, transcript=options.transcript), settings)
+    client_options = client_config(options, settings)
     segmenter = _segmenter(segmenter_name, perception_config)
 
     from resem3d_reasoning import ConfigError, TranscriptError, make_client

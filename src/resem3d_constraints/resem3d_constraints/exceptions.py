@@ -14,16 +14,8 @@ class ConstraintError(Exception):
     """Base class of every error raised by :mod:`resem3d_constraints`."""
 
 
-class ProgramError(ConstraintError, ValueError):
-    """An invalid constraint program, or an invalid element of one.
-
-    Attributes:
-        path: Where the problem is, as a JSON-pointer-like field path such as
-            ``stages[1].subgoal[0].a.of``; ``$`` names the whole input. Elements built
-            directly in Python report paths relative to themselves (``max_m``); the parser
-            prefixes them with the element's place in the program.
-        reason: What is wrong, in one line.
-    """
+class _PathError(ConstraintError, ValueError):
+    """An error at a field path of a structured input (a program, a message)."""
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(path, reason)
@@ -33,9 +25,21 @@ class ProgramError(ConstraintError, ValueError):
     def __str__(self) -> str:
         return f'{self.path}: {self.reason}'
 
-    def under(self, prefix: str) -> ProgramError:
+    def under(self, prefix: str) -> _PathError:
         """Return the same error with its path placed under ``prefix``."""
-        return ProgramError(join_path(prefix, self.path), self.reason)
+        return type(self)(join_path(prefix, self.path), self.reason)
+
+
+class ProgramError(_PathError):
+    """An invalid constraint program, or an invalid element of one.
+
+    Attributes:
+        path: Where the problem is, as a JSON-pointer-like field path such as
+            ``stages[1].subgoal[0].a.of``; ``$`` names the whole input. Elements built
+            directly in Python report paths relative to themselves (``max_m``); the parser
+            prefixes them with the element's place in the program.
+        reason: What is wrong, in one line.
+    """
 
 
 class RegionError(ConstraintError, ValueError):
@@ -50,7 +54,7 @@ class StatusError(ConstraintError, ValueError):
     """An invalid task status or residual report (unknown state, negative index, bad lengths)."""
 
 
-class MessageConversionError(ConstraintError, ValueError):
+class MessageConversionError(_PathError):
     """A ROS message that does not convert to a core type (or a core value that has no message).
 
     Raised by :mod:`resem3d_constraints.ros_conversions` for unknown kind constants, non-finite
@@ -61,18 +65,6 @@ class MessageConversionError(ConstraintError, ValueError):
             ``stages[0].subgoal[1].a.kind``; ``$`` names the whole message.
         reason: What is wrong, in one line.
     """
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path, reason)
-        self.path = path
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f'{self.path}: {self.reason}'
-
-    def under(self, prefix: str) -> MessageConversionError:
-        """Return the same error with its path placed under ``prefix``."""
-        return MessageConversionError(join_path(prefix, self.path), self.reason)
 
 
 def join_path(prefix: str, path: str) -> str:
