@@ -76,6 +76,7 @@ def generate_launch_description() -> LaunchDescription:
         output='screen',
         parameters=[graph_file, {
             'config_file': PathJoinSubstitution([config_dir, 'perception.yaml']),
+            'system_regions_file': PathJoinSubstitution([config_dir, 'workcell.yaml']),
             'base_frame': base_frame,
             'tool_frame': tool_frame,
             'scene': ParameterValue(LaunchConfiguration('scene'), value_type=str),

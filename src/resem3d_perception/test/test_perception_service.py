@@ -181,3 +181,16 @@ def test_system_regions_from_yaml(config, tmp_path):
 def test_settings_are_checked():
     with pytest.raises(PerceptionInputError, match='history'):
         ServiceConfig(history=0)
+
+
+def test_the_workcell_file_of_the_launch_loads_the_table():
+    from pathlib import Path
+
+    from resem3d_perception.service import load_system_regions
+    path = Path(__file__).resolve().parents[3] / 'config' / 'workcell.yaml'
+    regions = load_system_regions(path)
+    table = regions.regions['table/top']
+    corners = np.asarray(table.points_obj)
+    assert corners[:, 2].max() == 0.0 and corners[:, 2].min() == -0.04
+    assert np.allclose(corners[:, :2].min(axis=0), [-0.40, -0.60])
+    assert np.allclose(corners[:, :2].max(axis=0), [1.10, 0.60])
