@@ -20,7 +20,12 @@ def _inverse(T: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def _pose(name: str, T: np.ndarray) -> np.ndarray:
+def check_pose(name: str, T: np.ndarray) -> np.ndarray:
+    """``T`` as a float (4, 4) array, checked to be a finite homogeneous transform.
+
+    Raises:
+        SceneError: Naming ``name``, if it is not numeric, not (4, 4) or not finite.
+    """
     try:
         T = np.asarray(T, dtype=float)
     except (TypeError, ValueError):
@@ -65,12 +70,13 @@ class SceneState:
     gripper_grasping: bool = False
 
     def __post_init__(self) -> None:
-        self.T_base_tool = _pose('T_base_tool', self.T_base_tool)
-        self.T_base_obj = {k: _pose(f'T_base_obj[{k!r}]', T) for k, T in self.T_base_obj.items()}
+        self.T_base_tool = check_pose('T_base_tool', self.T_base_tool)
+        self.T_base_obj = {k: check_pose(f'T_base_obj[{k!r}]', T)
+                           for k, T in self.T_base_obj.items()}
         if self.T_base_obj_init is None:
             self.T_base_obj_init = self.T_base_obj
         else:
-            self.T_base_obj_init = {k: _pose(f'T_base_obj_init[{k!r}]', T)
+            self.T_base_obj_init = {k: check_pose(f'T_base_obj_init[{k!r}]', T)
                                     for k, T in self.T_base_obj_init.items()}
         self._T_tool_obj: dict[str, np.ndarray] = {}
         self.held = frozenset(self.held)     # records the grasp transforms (__setattr__)
@@ -103,7 +109,7 @@ class SceneState:
 
     def set_object_pose(self, frame: str, T_base_obj: np.ndarray) -> None:
         """Report a measured object pose (perception); re-anchors the grasp of a held frame."""
-        T = _pose(f'T_base_obj[{frame!r}]', T_base_obj)
+        T = check_pose(f'T_base_obj[{frame!r}]', T_base_obj)
         self.T_base_obj[frame] = T
         if frame in self._T_tool_obj:
             self._T_tool_obj[frame] = _inverse(self.T_base_tool) @ T
@@ -111,7 +117,7 @@ class SceneState:
     def replace_tool_pose(self, T_base_tool: np.ndarray) -> SceneState:
         """Return a shallow copy with another tool pose; the mappings are shared, not copied."""
         scene = copy.copy(self)
-        scene.T_base_tool = _pose('T_base_tool', T_base_tool)
+        scene.T_base_tool = check_pose('T_base_tool', T_base_tool)
         return scene
 
     def freeze_init_poses(self) -> None:

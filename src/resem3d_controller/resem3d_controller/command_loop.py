@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 import resem3d_constraints as rc
+from resem3d_constraints.scene import check_pose
 from resem3d_constraints.status import TaskState, TaskStatus
 
 from .config import ControllerConfig
@@ -317,8 +318,9 @@ class CommandLoop:
         arm stops until a valid one arrives.
         """
         try:
-            poses = {frame: _pose(frame, T) for frame, T in T_base_obj.items()}
-        except InputError as error:
+            poses = {frame: check_pose(f'pose of {frame!r}', T)
+                     for frame, T in T_base_obj.items()}
+        except rc.SceneError as error:
             self._invalid = str(error)
             return
         self._invalid = ''
@@ -515,13 +517,3 @@ def task_status(output: TickOutput, stamp_ns: int, task_id: str = '',
     return TaskStatus(state=_TASK_STATES[output.program], task_id=task_id,
                       subtask_index=max(int(subtask_index), -1), stage=output.stage,
                       message=message, stamp_ns=stamp_ns)
-
-
-def _pose(frame: str, T: object) -> np.ndarray:
-    try:
-        array = np.array(T, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f'pose of {frame!r} is not numeric') from None
-    if array.shape != (4, 4) or not np.all(np.isfinite(array)):
-        raise InputError(f'pose of {frame!r} is not a finite 4x4 transform')
-    return array
