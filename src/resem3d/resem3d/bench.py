@@ -124,6 +124,8 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             'applied': len(applied), 'followed': len(followed),
             'mean_follow_s': _mean([d['follow_s'] for d in followed]),
             'max_follow_frames': max((d['follow_frames'] for d in followed), default=None),
+            'followed_on_first_frame_showing': sum(
+                1 for d in followed if d.get('follow_frames_showing') == 1),
             'mean_distance_m': _mean([d.get('actual_distance_m') for d in applied])}
     return out
 
@@ -195,7 +197,9 @@ def table(report: dict[str, Any]) -> str:
     if d:
         lines.append(f'disturbances: {d["applied"]} applied, {d["followed"]} followed by the '
                      f'tracking (mean {fmt(d["mean_follow_s"], ".3f")} s, at most '
-                     f'{d["max_follow_frames"]} frame(s))')
+                     f'{d["max_follow_frames"]} frame(s) delivered; '
+                     f'{d.get("followed_on_first_frame_showing", 0)} on the first frame '
+                     'captured after the move)')
     lines.append(f'wall {report["wall_s"]:.0f} s with {report["jobs"]} job(s); runs in '
                  f'{report["out"]}' + ('; ORACLE answers' if report['totals']['from_oracle']
                                        else ''))
@@ -212,7 +216,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     head = ['task', 'success', 'time to success [s]', 'controller p50 / p99 [µs]',
             'tracking p50 / p95 [ms]', 'model calls']
     if disturb:
-        head.append('disturbances followed (max frames)')
+        head.append('disturbances followed (max frames; on the 1st frame showing it)')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for task, s in list(report['per_task'].items()) + [('**total**', report['totals'])]:
         name = task if task.startswith('**') else f'`{task}`'
@@ -225,7 +229,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         if disturb:
             d = s.get('disturbance') or {}
             cells.append(f'{d.get("followed", 0)}/{d.get("applied", 0)} '
-                         f'({fmt(d.get("max_follow_frames"), "d")})')
+                         f'({fmt(d.get("max_follow_frames"), "d")}; '
+                         f'{d.get("followed_on_first_frame_showing", 0)})')
         lines.append('| ' + ' | '.join(cells) + ' |')
     seeds = report['seeds']
     lines.append('')

@@ -8,18 +8,23 @@ Specs:
 * ``random``: 5-15 cm at a random moment of the motion (seeded): while the arm approaches the
   object (0.3-1.0 s, before the gripper is over it) when the program grasps it (or, for a
   welded cabinet, its drawer), else while the arm carries the grasped object towards it
-  (0.2-0.8 s after the first grasp; at 6 s if nothing is grasped by then). A target moved
-  after the object was put down would drag the object along; that measures nothing.
+  (0.2-0.8 s after the first grasp; at 6 s if nothing is grasped by then), once the carried
+  object is clear above the target (a tube still in its rack would be moved through). A target
+  moved after the object was put down would drag the object along; that measures nothing.
 
 The direction is drawn among 16 around the circle, starting from a seeded angle, and the first
 one that keeps the object on the table, within reach and clear of every other object's
 footprint and of the gripper is used (the least crowded one if none is clear): a teleported
-object must not land inside another. A welded object (the cabinet of the drawer tasks) cannot
-be moved: its drawer moves instead, along its slide, by ``D`` (out or in, within its travel).
+object must not land inside another. A welded object with a drawer (the cabinet of the drawer
+tasks) stays: its drawer moves instead, along its slide, by ``D`` (out or in, within its
+travel); one without (the test-tube rack) is moved as a whole.
 
 :class:`FollowMeter` measures "the controller's target follows within one camera frame": from
 the disturbance, the time until the tracked pose of the moved object has moved by at least
-80 % of the displacement, in simulated seconds and in camera frames delivered.
+80 % of the displacement, in simulated seconds, in camera frames delivered, and in frames
+captured after the move (``follow_frames_showing``: 1 when the first frame that can show the
+move is the one the tracker follows it in; the frame in flight at the moment of the move was
+captured before it and is delivered one camera period later).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ['DisturbSpec', 'DisturbSpecError', 'DisturbTiming', 'FollowMeter',
-           'PlannedDisturbance', 'disturbance_time', 'parse_disturb', 'plan_disturbance']
+           'PlannedDisturbance', 'disturbance_time', 'held_object_clear', 'parse_disturb',
+           'plan_disturbance']
 
 #: Range of a ``random`` displacement [m].
 RANDOM_DISTANCE_M = (0.05, 0.15)
@@ -51,6 +57,11 @@ LANDING_X_M = (0.25, 0.8)
 LANDING_Y_M = (-0.45, 0.45)
 CLEARANCE_M = 0.015
 GRIPPER_CLEARANCE_M = 0.08
+#: A target is moved only once a held object is this far above its top (or off it) [m]; the
+#: move waits in steps of HELD_WAIT_STEP_S, at most HELD_WAIT_MAX_S.
+HELD_ABOVE_M = 0.02
+HELD_WAIT_STEP_S = 0.05
+HELD_WAIT_MAX_S = 3.0
 
 _TARGET = re.compile(r'^target:(?P<d>[0-9]*\.?[0-9]+)(?:@(?P<t>[0-9]*\.?[0-9]+))?$')
 
@@ -131,9 +142,29 @@ def _footprint(env: Any, name: str) -> tuple[np.ndarray, float, float]:
         float(P[:, 2].max())
 
 
-def _clearance(env: Any, name: str, shift: np.ndarray) -> float:
-    """Smallest gap [m] between the moved footprint and every other object and the gripper,
-    negative when it overlaps or leaves the landing area."""
+def held_object_clear(env: Any, target: str, held: set[str] | frozenset[str]) -> bool:
+    """Whether every held object is clear of ``target``: above its top by
+    ``HELD_ABOVE_M``, or outside its footprint. A target moved while the object is still in it
+    (a test tube being lifted out of its rack) would be teleported through that object."""
+    centre, radius, z_hi = _footprint(env, target)
+    for name in held:
+        if name == target or name not in env.objects:
+            continue
+        info = env.object_info(name)
+        T = env.pose(name)
+        P = np.concatenate([info.part_points_obj(label, count=40) for label in info.labels])
+        P = P @ T[:3, :3].T + T[:3, 3]
+        inside = np.linalg.norm(P[:, :2] - centre, axis=1) <= radius
+        if np.any(inside & (P[:, 2] < z_hi + HELD_ABOVE_M)):
+            return False
+    return True
+
+
+def _clearance(env: Any, name: str, shift: np.ndarray,
+               held: set[str] | frozenset[str] = frozenset()) -> float:
+    """Smallest gap [m] between the moved footprint and every other object (but the held
+    ones, which are in the air) and the gripper, negative when it overlaps or leaves the
+    landing area."""
     from resem3d_sim.objects import ObjectInfo
 
     centre, radius, z_hi = _footprint(env, name)
@@ -141,7 +172,8 @@ def _clearance(env: Any, name: str, shift: np.ndarray) -> float:
     gap = min(0.2, c[0] - radius - LANDING_X_M[0], LANDING_X_M[1] - c[0] - radius,
               c[1] - radius - LANDING_Y_M[0], LANDING_Y_M[1] - c[1] - radius)
     for other, info in env.objects.items():
-        if other in (name, 'table') or not isinstance(info, ObjectInfo) or not info.labels:
+        if other in (name, 'table') or other in held or not isinstance(info, ObjectInfo) or \
+                not info.labels:
             continue
         o_centre, o_radius, _ = _footprint(env, other)
         gap = min(gap, float(np.linalg.norm(c - o_centre)) - radius - o_radius - CLEARANCE_M)
@@ -183,8 +215,8 @@ def disturbance_time(spec: DisturbSpec, seed: int, grasped: bool) -> DisturbTimi
                          distance)
 
 
-def plan_disturbance(spec: DisturbSpec, env: Any, seed: int, at_s: float, distance: float
-                     ) -> PlannedDisturbance:
+def plan_disturbance(spec: DisturbSpec, env: Any, seed: int, at_s: float, distance: float,
+                     held: set[str] | frozenset[str] = frozenset()) -> PlannedDisturbance:
     """Resolve the displacement of a disturbance in the state of ``env`` now (call it at the
     moment of the disturbance: the landing spot must be clear then).
 
@@ -194,19 +226,14 @@ def plan_disturbance(spec: DisturbSpec, env: Any, seed: int, at_s: float, distan
         seed: The run's seed (the direction is reproducible).
         at_s: Its time [s] (:func:`disturbance_time`).
         distance: Its distance [m].
-
-    Raises:
-        DisturbSpecError: When the task's moved object can be moved neither freely nor along a
-            slide.
+        held: The objects in the gripper now (in the air: not obstacles where it lands).
     """
     rng = np.random.default_rng([seed, 0xD15, 1])
     target = env.task.moved_object
     info = env.object_info(target)
-    if not info.movable:
-        slide = next((c for c in info.children if c.joint_type == 'slide'), None)
-        if slide is None:
-            raise DisturbSpecError(f'{target} is welded to the world and has no drawer: it '
-                                   'cannot be moved')
+    slide = None if info.movable else \
+        next((c for c in info.children if c.joint_type == 'slide'), None)
+    if slide is not None:
         sign = 1.0 if rng.uniform() < 0.5 else -1.0
         opening = env.slide_opening_m(slide.name)
         low, high = slide.joint_range_m or (-math.inf, math.inf)
@@ -221,7 +248,7 @@ def plan_disturbance(spec: DisturbSpec, env: Any, seed: int, at_s: float, distan
     for k in range(16):
         angle = start + k * 2.0 * math.pi / 16
         shift = distance * np.array([math.cos(angle), math.sin(angle)])
-        gap = _clearance(env, target, shift)
+        gap = _clearance(env, target, shift, held)
         if gap > best_gap:
             best, best_gap = (angle, shift), gap
         if gap >= 0.0:
@@ -251,8 +278,10 @@ class FollowMeter:
         self.actual_m: np.ndarray | None = None
         self.p_before: np.ndarray | None = None
         self.frames = 0
+        self.frames_showing = 0
         self.follow_s: float | None = None
         self.follow_frames: int | None = None
+        self.follow_frames_showing: int | None = None
         self.moved_m = 0.0
         self.held = False
 
@@ -265,17 +294,22 @@ class FollowMeter:
         self.p_before = None if p_tracked is None else np.array(p_tracked, dtype=float)
         self.held = held
 
-    def frame(self, t_s: float, p_tracked: np.ndarray | None) -> None:
+    def frame(self, t_s: float, p_tracked: np.ndarray | None,
+              stamp_s: float | None = None) -> None:
         """A camera frame was delivered and tracked at ``t_s``; ``p_tracked`` is the object's
-        tracked position now."""
+        tracked position now; ``stamp_s`` is when the frame was captured (a frame captured
+        before the disturbance, delivered after it, cannot show it)."""
         if self.applied_s is None or self.follow_s is not None or self.p_before is None \
                 or p_tracked is None or self.actual_m is None:
             return
         self.frames += 1
+        if stamp_s is not None and stamp_s >= self.applied_s:
+            self.frames_showing += 1
         self.moved_m = float(np.linalg.norm(np.asarray(p_tracked) - self.p_before))
         if self.moved_m >= FOLLOW_FRACTION * float(np.linalg.norm(self.actual_m)):
             self.follow_s = t_s - self.applied_s
             self.follow_frames = self.frames
+            self.follow_frames_showing = self.frames_showing if stamp_s is not None else None
 
     def to_json(self) -> dict[str, Any]:
         p = self.planned
@@ -291,6 +325,7 @@ class FollowMeter:
             'follow_fraction': FOLLOW_FRACTION,
             'follow_s': None if self.follow_s is None else round(self.follow_s, 4),
             'follow_frames': self.follow_frames,
+            'follow_frames_showing': self.follow_frames_showing,
             'tracked_moved_m': round(self.moved_m, 4),
         }
         if self.applied_s is not None and self.held:

@@ -33,8 +33,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .disturb import DisturbSpecError, FollowMeter, disturbance_time, parse_disturb, \
-    plan_disturbance
+from .disturb import HELD_WAIT_MAX_S, HELD_WAIT_STEP_S, DisturbSpecError, FollowMeter, \
+    disturbance_time, held_object_clear, parse_disturb, plan_disturbance
 from .loop import ClosedLoop, LoopConfig, Perception, Progress, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
 from .regions import reframe
@@ -571,7 +571,8 @@ class _Run:
         distance = timing.distance_m
 
         def apply() -> None:
-            planned = plan_disturbance(self.disturb, self.env, self.seed, loop.t_s, distance)
+            planned = plan_disturbance(self.disturb, self.env, self.seed, loop.t_s, distance,
+                                       held=set(self.scene.held))
             target = planned.target
             tracked = target if target in loop.perception.names else None
             self.follow = FollowMeter(planned, tracked)
@@ -586,16 +587,24 @@ class _Run:
             self.progress.line(f'[{loop.t_s:6.2f} s] disturbance: {target} moved '
                                f'{np.linalg.norm(after - before) * 100:.1f} cm ({planned.note})')
 
-        def on_frame(t_s: float) -> None:
+        def on_frame(t_s: float, stamp_s: float) -> None:
             if self.follow is not None and self.follow.tracked_object is not None:
-                self.follow.frame(t_s, loop.perception.pose(self.follow.tracked_object)[:3, 3])
+                self.follow.frame(t_s, loop.perception.pose(self.follow.tracked_object)[:3, 3],
+                                  stamp_s)
 
         once: list[bool] = []
 
-        def apply_once() -> None:
-            if not once:
-                once.append(True)
-                apply()
+        def apply_once(waited_s: float = 0.0) -> None:
+            if once:
+                return
+            if waited_s < HELD_WAIT_MAX_S and \
+                    not held_object_clear(self.env, moved, set(self.scene.held)):
+                loop.disturbances.append((loop.t_s + HELD_WAIT_STEP_S,
+                                          lambda: apply_once(waited_s + HELD_WAIT_STEP_S)))
+                loop.disturbances.sort(key=lambda item: item[0])
+                return
+            once.append(True)
+            apply()
 
         if timing.after_grasp_s is not None:
             def on_event(kind: str) -> None:
@@ -745,7 +754,8 @@ def summary(metrics: dict[str, Any]) -> str:
              + (', ORACLE answers' if metrics['from_oracle'] else '') + ')']
     d = metrics.get('disturbance')
     if d:
-        follow = (f'followed in {d["follow_s"]:.3f} s ({d["follow_frames"]} frame(s))'
+        follow = (f'followed in {d["follow_s"]:.3f} s ({d["follow_frames"]} frame(s) '
+                  f'delivered, {d.get("follow_frames_showing")} captured after the move)'
                   if d.get('follow_s') is not None else 'not followed')
         lines.append(f'disturbance {d["spec"]}: ' + (
             f'{d["object"]} moved {d["actual_distance_m"]} m at {d["applied_s"]} s, tracking '

@@ -10,7 +10,7 @@ from resem3d.cli import main
 from resem3d.disturb import (FALLBACK_S, FOLLOW_FRACTION, RANDOM_AFTER_GRASP_S,
                              RANDOM_BEFORE_GRASP_S, RANDOM_DISTANCE_M, DisturbSpec,
                              DisturbSpecError, FollowMeter, PlannedDisturbance, disturbance_time,
-                             parse_disturb, plan_disturbance)
+                             held_object_clear, parse_disturb, plan_disturbance)
 
 
 @pytest.mark.parametrize('text, distance, at_s', [
@@ -91,16 +91,33 @@ def test_a_welded_cabinet_moves_its_drawer_along_the_slide():
     assert math.isclose(env.slide_opening_m('drawer'), 0.08, abs_tol=1e-9)
 
 
+def test_a_welded_rack_moves_as_a_whole_once_the_carried_tube_is_out_of_it():
+    env = _env('lab_tube_to_slot_2')             # the tube stands in the rack's slot 1
+    assert env.task.moved_object == 'rack' and not env.object_info('rack').movable
+    assert not held_object_clear(env, 'rack', {'tube'})
+    T = env.pose('tube')
+    T[2, 3] += 0.25                              # lifted well above the rack
+    env.world.set_body_pose(env.object_info('tube').body_name, T)
+    assert held_object_clear(env, 'rack', {'tube'}) and held_object_clear(env, 'rack', set())
+    planned = plan_disturbance(DisturbSpec('target:0.1', 0.1, None), env, 0, 1.0, 0.1,
+                               held={'tube'})
+    assert planned.target == 'rack' and 'no clear direction' not in planned.note
+    before = env.pose('rack')[:3, 3].copy()
+    env.apply(planned.disturbance())
+    np.testing.assert_allclose(env.pose('rack')[:3, 3] - before, planned.vector_m, atol=1e-9)
+
+
 def test_follow_meter_counts_frames_until_80_percent():
     planned = PlannedDisturbance('target:0.1@1.0', 1.0, 'flask', (0.1, 0.0, 0.0))
     meter = FollowMeter(planned, 'flask')
     meter.frame(0.9, np.zeros(3))                 # before the disturbance: ignored
     meter.applied(1.0, np.array([0.1, 0.0, 0.0]), np.zeros(3), held=False)
-    meter.frame(1.0667, np.array([0.0, 0.0, 0.0]))     # the frame in flight: old state
-    meter.frame(1.1333, np.array([FOLLOW_FRACTION * 0.1 + 1e-4, 0.0, 0.0]))
-    meter.frame(1.2, np.array([0.1, 0.0, 0.0]))
+    meter.frame(1.0667, np.array([0.0, 0.0, 0.0]), stamp_s=0.9333)   # in flight: old
+    meter.frame(1.1333, np.array([FOLLOW_FRACTION * 0.1 + 1e-4, 0.0, 0.0]), stamp_s=1.0667)
+    meter.frame(1.2, np.array([0.1, 0.0, 0.0]), stamp_s=1.1333)
     report = meter.to_json()
     assert report['applied'] and report['follow_frames'] == 2
+    assert report['follow_frames_showing'] == 1    # the first frame captured after the move
     assert math.isclose(report['follow_s'], 0.1333, abs_tol=1e-4)
     untracked = FollowMeter(planned, None)
     untracked.applied(1.0, np.array([0.1, 0.0, 0.0]), None, held=False)

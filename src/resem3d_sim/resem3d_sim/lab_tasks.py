@@ -29,7 +29,7 @@ LAB_TASKS: tuple[TaskSpec, ...] = (
                      'Lift the test tube out of slot 1 and insert it in rack slot 2.'),
         time_limit_s=60.0,
         success=standing_in('tube', 'rack/slot_2', radius_m=0.012, max_height_m=0.03),
-        moved_object='tube'),
+        moved_object='rack'),
     TaskSpec(
         name='lab_tube_to_slot_4', scene='lab',
         instruction='Move the test tube into the last slot of the rack, slot 4.',
@@ -37,7 +37,7 @@ LAB_TASKS: tuple[TaskSpec, ...] = (
                      'Put the test tube into the fourth slot of the test-tube rack.'),
         time_limit_s=60.0,
         success=standing_in('tube', 'rack/slot_4', radius_m=0.012, max_height_m=0.03),
-        moved_object='tube'),
+        moved_object='rack'),
     TaskSpec(
         name='lab_beaker_to_stirrer', scene='lab',
         instruction='Pick up the beaker by its rim and put it on the stirrer plate.',

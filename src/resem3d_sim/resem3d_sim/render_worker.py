@@ -116,8 +116,10 @@ class RenderWorker:
 
     # --- frames ----------------------------------------------------------------------------
 
-    def submit(self, data: mujoco.MjData) -> bool:
-        """Start rendering the state of ``data`` (positions, mocap poses, time).
+    def submit(self, data: mujoco.MjData, model: mujoco.MjModel | None = None) -> bool:
+        """Start rendering the state of ``data`` (positions, mocap poses, time), and with
+        ``model`` the poses of its welded bodies too (:meth:`World.move_welded_body` changes
+        them).
 
         Returns:
             False (and renders nothing) if the previous frame is still in flight.
@@ -128,8 +130,9 @@ class RenderWorker:
         self._check_open()
         if self._in_flight:
             return False
+        bodies = None if model is None else (model.body_pos.copy(), model.body_quat.copy())
         state = (data.qpos.copy(), data.mocap_pos.copy(), data.mocap_quat.copy(),
-                 float(data.time))
+                 float(data.time), bodies)
         try:
             self._conn.send(('render', state))
         except (BrokenPipeError, OSError) as error:
@@ -155,11 +158,13 @@ class RenderWorker:
             raise RenderWorkerError('wait: no frame was submitted')
         return self._collect(self._receive(timeout_s, 'render'))
 
-    def render(self, data: mujoco.MjData, timeout_s: float = 10.0) -> RgbdFrame:
-        """Render the state of ``data`` and wait for the frame (synchronous use)."""
+    def render(self, data: mujoco.MjData, timeout_s: float = 10.0,
+               model: mujoco.MjModel | None = None) -> RgbdFrame:
+        """Render the state of ``data`` (and ``model``'s welded bodies, as :meth:`submit`)
+        and wait for the frame (synchronous use)."""
         if self._in_flight:
             self.wait(timeout_s)
-        self.submit(data)
+        self.submit(data, model)
         return self.wait(timeout_s)
 
     def _collect(self, reply: tuple) -> RgbdFrame:
@@ -260,7 +265,9 @@ def _child_main(conn: Any, model_bytes: bytes, name: str,
             if kind == 'stop':
                 break
             try:
-                qpos, mocap_pos, mocap_quat, time_s = state
+                qpos, mocap_pos, mocap_quat, time_s, bodies = state
+                if bodies is not None:
+                    model.body_pos[:], model.body_quat[:] = bodies
                 data.qpos[:] = qpos
                 data.mocap_pos[:] = mocap_pos
                 data.mocap_quat[:] = mocap_quat

@@ -159,9 +159,9 @@ class TaskEnv:
     def apply(self, disturbance: Disturbance) -> None:
         """Apply a disturbance now.
 
-        ``move_object`` teleports a free object by its vector; an object on a slide joint (a
-        drawer) moves along its slide by the vector's component on the slide axis, within the
-        joint's range.
+        ``move_object`` teleports a free object by its vector, and a welded one (a rack) with
+        it; an object on a slide joint (a drawer) moves along its slide by the vector's
+        component on the slide axis, within the joint's range.
         """
         if disturbance.kind == 'move_object':
             info = self.object_info(disturbance.target)
@@ -170,7 +170,10 @@ class TaskEnv:
                 return
             T = self.pose(disturbance.target).copy()
             T[:3, 3] += disturbance.vector
-            self.world.set_body_pose(info.body_name, T)
+            if info.movable:
+                self.world.set_body_pose(info.body_name, T)
+            else:
+                self.world.move_welded_body(info.body_name, T)
         else:
             self.world.apply_arm_push(np.asarray(disturbance.vector, dtype=float),
                                       disturbance.duration_s, disturbance.target)

@@ -134,6 +134,8 @@ class World:
         self._pushes: list[_Push] = []
         self._accel = np.zeros(m.nv)
         self._tau = np.zeros(m.nv)
+        self._body_pos0 = m.body_pos.copy()      # welded bodies' poses, restored by reset
+        self._body_quat0 = m.body_quat.copy()
         self.reset()
 
     @classmethod
@@ -226,7 +228,7 @@ class World:
     # --- commands -----------------------------------------------------------------------------
 
     def reset(self, q_rad: np.ndarray | None = None, gripper_width_m: float | None = None) -> None:
-        """Reset time, objects (to their initial poses) and the robot, at rest.
+        """Reset time, objects (to their initial poses, welded ones too) and the robot, at rest.
 
         Args:
             q_rad: Arm joint positions (7,) [rad]; None: :data:`Q_HOME_RAD`.
@@ -244,6 +246,8 @@ class World:
         width = max_width if gripper_width_m is None else gripper_width_m
         if not (isinstance(width, (int, float)) and 0.0 <= width <= max_width):
             raise SimInputError(f'gripper_width_m: must be in [0, {max_width}], got {width!r}')
+        self.model.body_pos[:] = self._body_pos0
+        self.model.body_quat[:] = self._body_quat0
         mujoco.mj_resetData(self.model, self.data)
         self.data.qpos[self._arm_qadr] = q
         self.data.qpos[self._finger_qadr] = width / 2.0
@@ -328,6 +332,31 @@ class World:
         self.data.qpos[qadr:qadr + 3] = T[:3, 3]
         self.data.qpos[qadr + 3:qadr + 7] = quat
         self.data.qvel[dofadr:dofadr + 6] = 0.0
+        mujoco.mj_forward(m, self.data)
+
+    def move_welded_body(self, name: str, T_base_body: np.ndarray) -> None:
+        """Move a body welded to the world (no joint: a rack, a cabinet) to a new pose, as
+        when someone slides it across the table. Its children move with it.
+
+        Args:
+            name: A body that is a direct child of the world and has no joint.
+            T_base_body: Its new pose in the base frame, 4x4 homogeneous [m].
+
+        Raises:
+            UnknownBodyError: if there is no body ``name``.
+            NotAFreeBodyError: if the body has a joint or is not a child of the world.
+            SimInputError: if the pose is not a finite rigid transform.
+        """
+        body = self._body_id(name)
+        m = self.model
+        if m.body_jntnum[body] != 0 or m.body_parentid[body] != 0:
+            raise NotAFreeBodyError(f'move_welded_body: body {name!r} is not welded to the '
+                                    'world')
+        T = _rigid_transform(T_base_body, 'T_base_body')
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, T[:3, :3].flatten())
+        m.body_pos[body] = T[:3, 3]
+        m.body_quat[body] = quat
         mujoco.mj_forward(m, self.data)
 
     # --- helpers ------------------------------------------------------------------------------

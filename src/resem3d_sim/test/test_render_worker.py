@@ -55,3 +55,23 @@ def test_an_unknown_camera_fails_with_one_line(env):
     with pytest.raises(RenderWorkerError) as info:
         RenderWorker(env.world.model, 'no_such_camera')
     assert 'no_such_camera' in str(info.value) and '\n' not in str(info.value)
+
+
+def test_a_moved_welded_body_is_rendered_where_it_now_is():
+    env = TaskEnv.build(get_task('lab_tube_to_slot_2'), 0)       # the rack is welded
+    label = env.object_info('rack').labels[0]
+    with RenderWorker(env.world.model, CAMERA_NAME) as worker:
+        before = worker.render(env.world.data, model=env.world.model)
+        T = env.pose('rack')
+        T[1, 3] += 0.1
+        env.world.move_welded_body(env.object_info('rack').body_name, T)
+        stale = worker.render(env.world.data)                    # without the model: old poses
+        moved = worker.render(env.world.data, model=env.world.model)
+    index = before.labels.index(label)
+
+    def centre_px(frame):
+        v, u = np.nonzero(frame.part_mask == index)
+        return np.array([u.mean(), v.mean()])
+
+    np.testing.assert_allclose(centre_px(stale), centre_px(before), atol=0.5)
+    assert np.linalg.norm(centre_px(moved) - centre_px(before)) > 20.0

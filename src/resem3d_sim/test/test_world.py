@@ -193,3 +193,19 @@ def test_a_hook_that_breaks_the_model_is_a_build_error():
         World.build(add_bad)
     with pytest.raises(WorldBuildError, match='does not compile.*no_such_mesh'):
         World.build(add_unresolved)
+
+
+def test_move_welded_body_moves_a_static_body_and_reset_restores_it(world):
+    T = np.eye(4)
+    T[:3, 3] = [0.5, -0.25, 0.1]
+    world.move_welded_body('shelf', T)
+    np.testing.assert_allclose(world.body_pose('shelf'), T, atol=1e-12)
+    for _ in range(10):
+        world.step(np.zeros(7))
+    np.testing.assert_allclose(world.body_pose('shelf')[:3, 3], T[:3, 3], atol=1e-12)  # welded
+    world.reset()
+    np.testing.assert_allclose(world.body_pose('shelf')[:3, 3], [0.6, -0.3, 0.1])
+    with pytest.raises(NotAFreeBodyError, match='not welded'):
+        world.move_welded_body('cube', T)                     # a free body: set_body_pose
+    with pytest.raises(UnknownBodyError):
+        world.move_welded_body('no_such_body', T)

@@ -1,0 +1,143 @@
+"""The closed loop's perception: percentiles, and a held object followed as it turns in the
+fingers (a rendered lab scene; the beaker is "held" at its rim by a tool pose placed there)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from resem3d.loop import LoopConfig, Perception, percentile
+
+
+def test_percentile_rounds_and_is_none_when_empty():
+    assert percentile([], 50) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile(iter([0.0001234, 0.0001234]), 99) == 0.0
+
+
+def _rotation_deg(R_a, R_b):
+    cos_angle = (np.trace(R_a.T @ R_b) - 1.0) / 2.0
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos_angle))))
+
+
+def _turn_about(T_base_obj, T_base_tool, axis_tool, angle_rad):
+    """``T_base_obj`` turned by ``angle_rad`` about a tool axis through the TCP."""
+    from scipy.spatial.transform import Rotation
+    R_tool = T_base_tool[:3, :3]
+    R = R_tool @ Rotation.from_rotvec(angle_rad * np.asarray(axis_tool, float)).as_matrix() \
+        @ R_tool.T
+    T = T_base_obj.copy()
+    T[:3, :3] = R @ T_base_obj[:3, :3]
+    T[:3, 3] = R @ (T_base_obj[:3, 3] - T_base_tool[:3, 3]) + T_base_tool[:3, 3]
+    return T
+
+
+@pytest.fixture(scope='module')
+def beaker_scene():
+    """(perception with the beaker grounded, the frame, true pose, a tool pose at its rim)."""
+    import resem3d_sim  # noqa: F401  (headless GL before mujoco)
+    from resem3d_perception import depth_to_cloud
+    from resem3d_perception.config import PerceptionConfig
+    from resem3d_sim.catalog import get_task
+    from resem3d_sim.tasks import TaskEnv
+
+    from resem3d.config import find_config_dir
+    env = TaskEnv.build(get_task('lab_pour_beaker'), 0)
+    with env.camera() as camera:
+        frame = camera.render()
+    labels = [i for i, label in enumerate(frame.labels) if label.startswith('beaker/')]
+    mask = np.isin(frame.part_mask, labels)
+    seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam, mask=mask)
+    tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
+    perception = Perception(tracker, LoopConfig())
+    T_true = env.pose('beaker')
+    perception.ground('beaker', seen.points_base.astype(float), T_true, frame.stamp_s,
+                      frame.T_base_cam[:3, 3])
+    # A top-down grasp on the beaker's wall, fingers closing across it (tool y along x_obj).
+    T_tool = np.eye(4)
+    T_tool[:3, :3] = T_true[:3, :3] @ np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0],
+                                                 [0.0, 0.0, -1.0]])
+    rim = perception.tracker.tracks['beaker'].model_points_obj[:, 2].max()
+    T_tool[:3, 3] = T_true[:3, :3] @ np.array([-0.038, 0.0, rim - 0.01]) + T_true[:3, 3]
+    return perception, frame, T_true, T_tool
+
+
+ANY_TILT = LoopConfig(held_pivot_min_tilt_rad=0.0)   # searched even as it was grasped
+
+
+@pytest.mark.parametrize('axis', [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)])
+def test_a_held_object_turned_in_the_fingers_is_turned_back(beaker_scene, axis):
+    perception, frame, T_true, T_tool = beaker_scene
+    perception.config = ANY_TILT
+    T_believed = _turn_about(T_true, T_tool, axis, math.radians(6.0))
+    perception.attach('beaker', T_tool, T_believed)
+    before = _rotation_deg(T_believed[:3, :3], T_true[:3, :3])
+    T_found = perception._pivot_held('beaker', frame, T_believed, T_tool)
+    assert T_found is not None                     # at most 3 x 1.5 deg per frame:
+    first = _rotation_deg(T_found[:3, :3], T_true[:3, :3])
+    T_again = perception._pivot_held('beaker', frame, T_found, T_tool)   # the next frame
+    T_found = T_found if T_again is None else T_again
+    after = _rotation_deg(T_found[:3, :3], T_true[:3, :3])
+    assert before == pytest.approx(6.0, abs=1e-6) and first < 4.0 and after < 2.0
+    # A turn about the TCP: the TCP stays where it was in the object's frame.
+    p_obj_before = np.linalg.solve(T_believed, np.append(T_tool[:3, 3], 1.0))
+    p_obj_after = np.linalg.solve(T_found, np.append(T_tool[:3, 3], 1.0))
+    np.testing.assert_allclose(p_obj_after, p_obj_before, atol=1e-9)
+
+
+def test_a_held_object_where_the_grasp_puts_it_is_kept(beaker_scene):
+    perception, frame, T_true, T_tool = beaker_scene
+    perception.config = ANY_TILT
+    perception.attach('beaker', T_tool, T_true)
+    assert perception._pivot_held('beaker', frame, T_true, T_tool) is None
+
+
+def test_a_turn_beyond_the_limit_since_the_grasp_is_not_taken(beaker_scene):
+    perception, frame, T_true, T_tool = beaker_scene
+    T_believed = _turn_about(T_true, T_tool, (1.0, 0.0, 0.0), math.radians(6.0))
+    perception.attach('beaker', T_tool, T_believed)
+    strict = Perception.__new__(Perception)
+    strict.__dict__.update(perception.__dict__)
+    strict.config = LoopConfig(held_pivot_min_tilt_rad=0.0,
+                               held_pivot_max_rad=math.radians(1.0))
+    assert strict._pivot_held('beaker', frame, T_believed, T_tool) is None
+
+
+def test_an_object_carried_as_it_was_grasped_is_not_searched(beaker_scene):
+    perception, frame, T_true, T_tool = beaker_scene
+    perception.config = LoopConfig()                 # tilted less than 20 deg since the grasp
+    T_believed = _turn_about(T_true, T_tool, (1.0, 0.0, 0.0), math.radians(6.0))
+    perception.attach('beaker', T_tool, T_believed)
+    assert perception._pivot_held('beaker', frame, T_believed, T_tool) is None
+    perception.config = ANY_TILT
+    assert perception._pivot_held('beaker', frame, T_believed, T_tool) is not None
+
+
+def test_without_points_near_the_object_the_grasp_is_kept(beaker_scene):
+    perception, frame, T_true, T_tool = beaker_scene
+    perception.config = ANY_TILT
+    far = np.eye(4)
+    far[:3, 3] = [0.0, 0.0, 5.0]                   # nothing of the frame there
+    T_far = far @ T_true
+    T_tool_far = far @ T_tool
+    perception.attach('beaker', T_tool_far, T_far)
+    assert perception._pivot_held('beaker', frame, T_far, T_tool_far) is None
+
+
+def test_depth_cost_counts_fits_free_space_and_hidden_points():
+    from types import SimpleNamespace
+
+    from resem3d.loop import _depth_cost
+    intrinsics = SimpleNamespace(fx=100.0, fy=100.0, cx=10.0, cy=10.0)
+    depth = np.full((21, 21), 1.0)                 # a wall 1 m in front of the camera
+    depth[0, 0] = np.nan                           # one invalid pixel
+    frame = SimpleNamespace(depth_m=depth, intrinsics=intrinsics, T_base_cam=np.eye(4))
+    on_wall = np.array([[0.0, 0.0, 1.0], [0.01, 0.0, 1.002]])
+    cost, seen = _depth_cost(on_wall, frame, 0.01)
+    assert cost == pytest.approx(0.001) and seen == 1.0
+    in_front = np.array([[0.0, 0.0, 0.5]])        # the wall is behind it: it should be seen
+    assert _depth_cost(in_front, frame, 0.01) == (pytest.approx(0.01), 0.0)
+    behind = np.array([[0.0, 0.0, 1.5]])           # hidden by the wall: a neutral cost
+    assert _depth_cost(behind, frame, 0.01) == (pytest.approx(0.005), 0.0)
+    off_image = np.array([[5.0, 0.0, 1.0], [-0.1, -0.1, 1.0]])   # outside, and the NaN pixel
+    assert _depth_cost(off_image, frame, 0.01) == (None, 0.0)
