@@ -37,6 +37,13 @@ def test_one_task_one_seed_with_a_disturbance_gives_the_report(capsys, tmp_path)
     (run,) = report['runs']
     assert run['disturbance']['applied'] is True
     assert 0.05 <= run['disturbance']['actual_distance_m'] <= 0.15
+    followed = task['disturbance']
+    assert followed['applied'] == 1 and 0 <= followed['followed_on_first_frame_showing'] \
+        <= followed['followed'] <= 1
+    if run['disturbance']['follow_frames'] is not None:      # counted from frames captured
+        assert 1 <= run['disturbance']['follow_frames_showing'] \
+            <= run['disturbance']['follow_frames']            # after the move
+    assert 'on the 1st frame showing it' in text
     assert (tmp_path / 'bench' / 'lab_flask_to_stirrer-s0-disturb' / 'metrics.json').is_file()
     assert report['totals']['runs'] == 1
     assert '[1/1] lab_flask_to_stirrer seed 0' in captured.err
