@@ -164,13 +164,13 @@ class Perception:
         """Track every object in ``frame`` (the tool pose is that of the frame's moment).
 
         Per object: a held one follows the tool (turned about the TCP where the camera shows
-        it has turned in the fingers, :meth:`_pivot_held`); one next to the gripper keeps its pose (the hand hides
-        and touches it: ICP would be pulled off); any other is updated by the tracker, under
-        the hysteresis of :meth:`_keep_unless_better`. An object whose pose no longer
-        explains its points (the tracker lost it, or it kept the previous pose, or the
-        gripper is next to it, with less than ``search_below_coverage`` of its model seen
-        there) is searched for around that pose (:meth:`redetect`): it was moved further than
-        ICP reaches.
+        it has turned in the fingers, :meth:`_pivot_held`); one next to the gripper keeps its
+        pose (the hand hides and touches it: ICP would be pulled off); any other is updated
+        by the tracker, under the hysteresis of :meth:`_keep_unless_better`. An object whose
+        pose no longer explains its points (the tracker lost it, or it kept the previous
+        pose, or the gripper is next to it, with less than ``search_below_coverage`` of its
+        model seen there) is searched for around that pose (:meth:`redetect`): it was moved
+        further than ICP reaches.
 
         Returns:
             Track results by object name.
@@ -284,9 +284,7 @@ class Perception:
         ICP's optimum drifts where the geometry leaves a direction free (a drawer front flush
         with its cabinet slides in its plane) or where something else enters the crop (an
         object put down on the support): a static object would wander by a centimetre or
-        more. A real move leaves the previous pose empty and is taken at once. For a held
-        object (its pose refined by ICP in the gripper) the same test applies to the pose the
-        grasp predicts.
+        more. A real move leaves the previous pose empty and is taken at once.
 
         Returns:
             ``(whether the previous pose was kept, the coverage of the pose kept)``.
@@ -308,12 +306,14 @@ class Perception:
 
         A held object creeps in the fingers by turning about the grasp under its weight
         while it is tilted (a beaker pinched by its wall when it pours; measured up to 13 deg
-        over a pour), not by sliding out of it; carried upright it does not turn. The search: rounds of turns by +-``held_pivot_step_rad`` about each tool axis
-        through the TCP, each kept when it lowers the projective depth residual of the model
-        (:func:`_depth_cost`) by more than the turn away from the grasp costs. Written here rather than with the tracker's ICP: with the hand
-        hiding part of the object, free 6-DoF ICP converged onto the fingers or a neighbour
-        below (3-5 cm, 25-35 deg off, measured in the pouring and test-tube tasks); a depth
-        residual that ignores what the hand hides, and a turn about the grasp, do not.
+        over a pour), not by sliding out of it; carried upright it does not turn. The search:
+        rounds of turns by +-``held_pivot_step_rad`` about each tool axis through the TCP,
+        each kept when it lowers the projective depth residual of the model
+        (:func:`_depth_cost`) by more than the turn away from the grasp costs. Written here
+        rather than with the tracker's ICP: with the hand hiding part of the object, free
+        6-DoF ICP converged onto the fingers or a neighbour below (3-5 cm, 25-35 deg off,
+        measured in the pouring and test-tube tasks); a depth residual that ignores what the
+        hand hides, and a turn about the grasp, do not.
         """
         from scipy.spatial.transform import Rotation
         c = self.config
@@ -337,8 +337,7 @@ class Perception:
             # The grasp is the prior: each radian turned from it costs held_pivot_prior_m, so
             # that a residual's noise does not walk an object that does not turn.
             R = Rotation.from_rotvec(rotvec_tool).as_matrix() @ R_now_tool
-            cos_angle = (float(np.trace(R_grasp_tool.T @ R)) - 1.0) / 2.0
-            return c.held_pivot_prior_m * math.acos(max(-1.0, min(1.0, cos_angle)))
+            return c.held_pivot_prior_m * _rotation_angle_rad(R_grasp_tool, R)
 
         def cost(rotvec_tool: np.ndarray) -> float | None:
             depth = _depth_cost(P_tcp @ turn(rotvec_tool).T + tcp, frame, cap)[0]
@@ -367,16 +366,8 @@ class Perception:
         T = T_grasp.copy()
         T[:3, :3] = R @ T_grasp[:3, :3]
         T[:3, 3] = R @ (T_grasp[:3, 3] - tcp) + tcp
-        grasp_rad = self._turned_since_grasp_rad(name, T, T_base_tool)
-        return T if grasp_rad <= c.held_pivot_max_rad else None
-
-    def _turned_since_grasp_rad(self, name: str, T_base_obj: np.ndarray,
-                                T_base_tool: np.ndarray) -> float:  # noqa: N803
-        """Angle [rad] between the tool-frame pose ``T_base_obj`` implies and the grasp's."""
-        R0 = self._grasp_tool_obj[name][:3, :3]
-        R1 = T_base_tool[:3, :3].T @ T_base_obj[:3, :3]
-        cos_angle = (float(np.trace(R0.T @ R1)) - 1.0) / 2.0
-        return math.acos(max(-1.0, min(1.0, cos_angle)))
+        turned_rad = _rotation_angle_rad(R_grasp_tool, R_tool.T @ T[:3, :3])
+        return T if turned_rad <= c.held_pivot_max_rad else None
 
     def redetect(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
                  covered: float = 0.0) -> Any | None:  # noqa: N803
@@ -489,8 +480,8 @@ class Perception:
         self._grasp_up[name] = track.T_base_obj[:3, 2].copy()
 
     def tool_obj(self, name: str) -> np.ndarray:
-        """Pose (4, 4) of a held object in the tool frame (refined from the camera when the
-        tracker's fit in the gripper is confident)."""
+        """Pose (4, 4) of a held object in the tool frame (turned from the grasp's where the
+        camera shows it turned in the fingers, :meth:`_pivot_held`)."""
         return self._tool_obj[name]
 
     def detach(self, name: str, T_base_obj: np.ndarray) -> None:  # noqa: N803
@@ -509,6 +500,12 @@ class Perception:
             if d < best_d:
                 best, best_d = name, d
         return best
+
+
+def _rotation_angle_rad(R_a: np.ndarray, R_b: np.ndarray) -> float:  # noqa: N803
+    """Angle [rad] of the rotation between two rotation matrices (3, 3)."""
+    cos_angle = (float(np.trace(R_a.T @ R_b)) - 1.0) / 2.0
+    return math.acos(max(-1.0, min(1.0, cos_angle)))
 
 
 def _depth_cost(points_base: np.ndarray, frame: Any, cap_m: float
