@@ -7,7 +7,7 @@ Specs:
   be left out (``target:0.1``: at a random moment, as below);
 * ``random``: 5-15 cm at a random moment of the motion (seeded): while the arm approaches the
   object (0.3-1.0 s, before the gripper is over it) when the program grasps it (or, for a
-  welded cabinet, its drawer), else while the arm carries the grasped object towards it
+  welded cabinet, its drawer) or grasps nothing at all (it pushes its target), else while the arm carries the grasped object towards it
   (0.2-0.8 s after the first grasp; at 6 s if nothing is grasped by then), once the carried
   object is clear above the target (a tube still in its rack would be moved through). A target
   moved after the object was put down would drag the object along; that measures nothing.
@@ -202,7 +202,8 @@ class DisturbTiming:
 def disturbance_time(spec: DisturbSpec, seed: int, grasped: bool) -> DisturbTiming:
     """When and how far the disturbance of a run goes, drawn from ``seed`` where the spec
     leaves them open (see the module docstring; ``grasped``: the task's program grasps the
-    moved object, or the drawer of a moved cabinet)."""
+    moved object, or the drawer of a moved cabinet, or acts on it without grasping
+    anything)."""
     rng = np.random.default_rng([seed, 0xD15])
     distance = spec.distance_m if spec.distance_m is not None else \
         float(rng.uniform(*RANDOM_DISTANCE_M))

@@ -35,7 +35,7 @@ import numpy as np
 
 from .disturb import HELD_WAIT_MAX_S, HELD_WAIT_STEP_S, DisturbSpecError, FollowMeter, \
     disturbance_time, held_object_clear, parse_disturb, plan_disturbance
-from .loop import ClosedLoop, LoopConfig, Perception, Progress, percentile
+from .loop import ClosedLoop, LoopConfig, Perception, Progress, SlideJoint, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
 from .regions import reframe
 from .plan import (CommandError, PlanOptions, _failed_component, _failure_reason,
@@ -393,7 +393,26 @@ class _Run:
                                        observation.cloud.camera_position_base)
             except TrackingError as error:
                 raise _Abort(f'tracking: cannot track {obj}: {error}') from None
+        self._track_slides()
         loop.ground_truth_reference(objects)
+
+    def _track_slides(self) -> None:
+        """Tell perception which tracked objects slide in which (a drawer in its cabinet):
+        the articulation is part of the object's description, like its name, and is read
+        here from the simulated object's joint (its axis, travel and zero)."""
+        loop = self.loop
+        assert loop is not None
+        tracked = set(loop.perception.names)
+        for parent in tracked & set(self.env.objects):
+            for child in self.env.object_info(parent).children:
+                if child.joint_type != 'slide' or child.name not in tracked:
+                    continue
+                T_parent = self.store.frames[parent]
+                axis_parent = T_parent[:3, :3].T @ self.env.slide_axis(child.name)
+                T_zero = np.linalg.inv(T_parent) @ self.store.frames[child.name]
+                T_zero[:3, 3] -= self.env.slide_opening_m(child.name) * axis_parent
+                loop.perception.add_slide(child.name, SlideJoint(
+                    parent, T_zero, axis_parent, child.joint_range_m or (-np.inf, np.inf)))
 
     def _scene(self, observation: Any) -> Any:
         import resem3d_constraints as rc
@@ -566,8 +585,11 @@ class _Run:
         moved = self.spec.moved_object
         drawers = {c.name for c in self.env.object_info(moved).children
                    if c.joint_type == 'slide'} if moved in self.env.objects else set()
-        grasped = bool(({moved} | drawers) & _grasped_objects(programs))
-        timing = disturbance_time(self.disturb, self.seed, grasped)
+        grasps = _grasped_objects(programs)
+        # A program that grasps nothing acts on its target by contact (pushes a drawer shut):
+        # like a grasped one, the target moves while the arm approaches it.
+        approached = bool(({moved} | drawers) & grasps) or not grasps
+        timing = disturbance_time(self.disturb, self.seed, approached)
         distance = timing.distance_m
 
         def apply() -> None:

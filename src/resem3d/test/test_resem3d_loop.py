@@ -141,3 +141,111 @@ def test_depth_cost_counts_fits_free_space_and_hidden_points():
     assert _depth_cost(behind, frame, 0.01) == (pytest.approx(0.005), 0.0)
     off_image = np.array([[5.0, 0.0, 1.0], [-0.1, -0.1, 1.0]])   # outside, and the NaN pixel
     assert _depth_cost(off_image, frame, 0.01) == (None, 0.0)
+
+
+# --------------------------------------------------------------------- slide joints
+
+def test_slide_joint_projects_onto_its_axis_within_its_range():
+    from resem3d.loop import SlideJoint
+    T_parent = np.eye(4)
+    T_parent[:3, :3] = np.array([[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    T_parent[:3, 3] = [0.8, 0.2, 0.0]
+    T_zero = np.eye(4)
+    T_zero[:3, 3] = [0.14, 0.0, 0.09]
+    joint = SlideJoint('cabinet', T_zero, np.array([1.0, 0.0, 0.0]), (0.0, 0.3))
+    # 5 cm open (the parent's +x is the base's -x), tilted, 2 cm off to the side and 1 cm up.
+    T_seen = joint.pose_at(T_parent, 0.05)
+    T_seen[:3, :3] = T_seen[:3, :3] @ _turn_about(np.eye(4), np.eye(4), [0, 0, 1], 0.2)[:3, :3]
+    T_seen[:3, 3] += [0.0, 0.02, 0.01]
+    T = joint.project(T_seen, T_parent)
+    np.testing.assert_allclose(T[:3, 3], [0.8 - 0.14 - 0.05, 0.2, 0.09], atol=1e-9)
+    np.testing.assert_allclose(T[:3, :3], T_parent[:3, :3], atol=1e-9)
+    # Beyond either end it stops there.
+    far = joint.pose_at(T_parent, 0.5)
+    assert joint.project(far, T_parent)[0, 3] == pytest.approx(0.8 - 0.14 - 0.3)
+    inside = joint.pose_at(T_parent, -0.1)
+    assert joint.project(inside, T_parent)[0, 3] == pytest.approx(0.8 - 0.14)
+    assert list(joint.openings(0.1)) == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
+@pytest.fixture()
+def drawer_scene():
+    """(environment, perception tracking the cabinet and its drawer on their slide joint)."""
+    import resem3d_sim  # noqa: F401  (headless GL before mujoco)
+    from resem3d_perception import depth_to_cloud
+    from resem3d_perception.config import PerceptionConfig
+    from resem3d_sim.catalog import get_task
+    from resem3d_sim.tasks import TaskEnv
+
+    from resem3d.config import find_config_dir
+    from resem3d.loop import SlideJoint
+    env = TaskEnv.build(get_task('household_close_drawer'), 0)
+    with env.camera() as camera:
+        frame = camera.render()
+    tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
+    perception = Perception(tracker, LoopConfig())
+    for obj, parts in (('cabinet', ('cabinet/top', 'cabinet/body')),
+                       ('drawer', ('drawer/handle', 'drawer/front'))):
+        labels = [i for i, label in enumerate(frame.labels) if label in parts]
+        seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam,
+                              mask=np.isin(frame.part_mask, labels))
+        perception.ground(obj, seen.points_base.astype(float), env.pose(obj), frame.stamp_s,
+                          frame.T_base_cam[:3, 3])
+    T_cab = env.pose('cabinet')
+    axis_cab = T_cab[:3, :3].T @ env.slide_axis('drawer')
+    T_zero = np.linalg.inv(T_cab) @ env.pose('drawer')
+    T_zero[:3, 3] -= env.slide_opening_m('drawer') * axis_cab
+    perception.add_slide('drawer', SlideJoint('cabinet', T_zero, axis_cab, (0.0, 0.3)))
+    return env, perception
+
+
+def _tool_at(p_base):
+    T = np.eye(4)
+    T[:3, :3] = np.diag([1.0, -1.0, -1.0])     # pointing down
+    T[:3, 3] = p_base
+    return T
+
+
+def _slide(env, slide_m):
+    from resem3d_sim.tasks import Disturbance
+    before = env.pose('drawer')
+    env.apply(Disturbance(0.0, 'move_object', 'drawer',
+                          tuple(slide_m * env.slide_axis('drawer'))))
+    moved = env.pose('drawer')
+    assert np.linalg.norm(moved[:3, 3] - before[:3, 3]) == pytest.approx(abs(slide_m), abs=1e-6)
+    with env.camera() as camera:
+        return moved, camera.render()
+
+
+@pytest.mark.parametrize('slide_m', [0.09, -0.08])
+def test_a_drawer_slid_away_from_the_hand_is_found_along_its_slide(drawer_scene, slide_m):
+    from resem3d_perception import depth_to_cloud
+    env, perception = drawer_scene
+    T_old = perception.pose('drawer').copy()
+    moved, frame = _slide(env, slide_m)
+    # The search by itself, from the old pose (where ICP of the handle alone stops short).
+    cloud = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam)
+    far = _tool_at([0.3, 0.0, 0.5])
+    T = perception._slide_search('drawer', perception.slides['drawer'], cloud, T_old, far)
+    assert np.linalg.norm(T[:3, 3] - moved[:3, 3]) < 0.006
+    # And in a whole update.
+    perception.update(frame, far)
+    T = perception.pose('drawer')
+    assert np.linalg.norm(T[:3, 3] - moved[:3, 3]) < 0.01
+    assert _rotation_deg(T[:3, :3], moved[:3, :3]) < 1.0
+
+
+def test_a_drawer_next_to_the_hand_keeps_its_pose(drawer_scene):
+    env, perception = drawer_scene
+    axis = env.slide_axis('drawer')
+    tool = _tool_at(env.pose('drawer')[:3, 3] + 0.13 * axis + [0.0, 0.0, 0.08])
+    track = perception.tracker.tracks['drawer']
+    # Further than the gripper gate from it, within the slide's gate.
+    assert not perception._near_tool(track, tool)
+    assert perception._near_tool(track, tool, LoopConfig().slide_gate_m)
+    T_before = perception.pose('drawer').copy()
+    moved, frame = _slide(env, -0.05)       # pushed in, by the hand next to it
+    perception.update(frame, tool)
+    np.testing.assert_allclose(perception.pose('drawer'), T_before, atol=1e-9)
+    with pytest.raises(KeyError, match='not tracked'):
+        perception.add_slide('lid', perception.slides['drawer'])
