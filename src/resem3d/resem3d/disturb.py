@@ -7,10 +7,11 @@ Specs:
   be left out (``target:0.1``: at a random moment, as below);
 * ``random``: 5-15 cm at a random moment of the motion (seeded): while the arm approaches the
   object (0.3-1.0 s, before the gripper is over it) when the program grasps it (or, for a
-  welded cabinet, its drawer) or grasps nothing at all (it pushes its target), else while the arm carries the grasped object towards it
-  (0.2-0.8 s after the first grasp; at 6 s if nothing is grasped by then), once the carried
-  object is clear above the target (a tube still in its rack would be moved through). A target
-  moved after the object was put down would drag the object along; that measures nothing.
+  welded cabinet, its drawer) or grasps nothing at all (it pushes its target), else while the
+  arm carries the grasped object towards it (0.2-0.8 s after the first grasp; at 6 s if
+  nothing is grasped by then), once the carried object is clear above the target (a tube
+  still in its rack would be moved through). A target moved after the object was put down
+  would drag the object along; that measures nothing.
 
 The direction is drawn among 16 around the circle, starting from a seeded angle, and the first
 one that keeps the object on the table, within reach and clear of every other object's
@@ -37,7 +38,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ['DisturbSpec', 'DisturbSpecError', 'DisturbTiming', 'FollowMeter',
-           'PlannedDisturbance', 'disturbance_time', 'held_object_clear', 'parse_disturb',
+           'PlannedDisturbance', 'disturbance_time', 'held_object_clear', 'moved_on_approach',
+           'parse_disturb',
            'plan_disturbance']
 
 #: Range of a ``random`` displacement [m].
@@ -197,6 +199,19 @@ class DisturbTiming:
     at_s: float
     after_grasp_s: float | None
     distance_m: float
+
+
+def moved_on_approach(targets: set[str], grasped: set[str]) -> bool:
+    """Whether a random disturbance of ``targets`` (the moved object and its drawers) comes
+    while the arm approaches it: the program grasps one of them, or grasps nothing at all (it
+    acts on its target by contact, e.g. pushes a drawer shut); else it comes while the arm
+    carries what it grasped to the target.
+
+    Args:
+        targets: The moved object and its drawers.
+        grasped: The objects the program's ``grasped`` conditions name.
+    """
+    return bool(targets & grasped) or not grasped
 
 
 def disturbance_time(spec: DisturbSpec, seed: int, grasped: bool) -> DisturbTiming:

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .disturb import HELD_WAIT_MAX_S, HELD_WAIT_STEP_S, DisturbSpecError, FollowMeter, \
-    disturbance_time, held_object_clear, parse_disturb, plan_disturbance
+    disturbance_time, held_object_clear, moved_on_approach, parse_disturb, plan_disturbance
 from .loop import ClosedLoop, LoopConfig, Perception, Progress, SlideJoint, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
 from .regions import reframe
@@ -585,10 +585,7 @@ class _Run:
         moved = self.spec.moved_object
         drawers = {c.name for c in self.env.object_info(moved).children
                    if c.joint_type == 'slide'} if moved in self.env.objects else set()
-        grasps = _grasped_objects(programs)
-        # A program that grasps nothing acts on its target by contact (pushes a drawer shut):
-        # like a grasped one, the target moves while the arm approaches it.
-        approached = bool(({moved} | drawers) & grasps) or not grasps
+        approached = moved_on_approach({moved} | drawers, _grasped_objects(programs))
         timing = disturbance_time(self.disturb, self.seed, approached)
         distance = timing.distance_m
 

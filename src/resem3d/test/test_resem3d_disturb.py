@@ -10,7 +10,8 @@ from resem3d.cli import main
 from resem3d.disturb import (FALLBACK_S, FOLLOW_FRACTION, RANDOM_AFTER_GRASP_S,
                              RANDOM_BEFORE_GRASP_S, RANDOM_DISTANCE_M, DisturbSpec,
                              DisturbSpecError, FollowMeter, PlannedDisturbance, disturbance_time,
-                             held_object_clear, parse_disturb, plan_disturbance)
+                             held_object_clear, moved_on_approach, parse_disturb,
+                             plan_disturbance)
 
 
 @pytest.mark.parametrize('text, distance, at_s', [
@@ -123,3 +124,12 @@ def test_follow_meter_counts_frames_until_80_percent():
     untracked.applied(1.0, np.array([0.1, 0.0, 0.0]), None, held=False)
     untracked.frame(1.1, None)
     assert untracked.to_json()['follow_s'] is None
+
+
+def test_a_target_moves_on_approach_when_grasped_or_pushed():
+    # The drawer of a moved cabinet is grasped: moved while the arm approaches it.
+    assert moved_on_approach({'cabinet', 'drawer'}, {'drawer'})
+    # A push program grasps nothing: same.
+    assert moved_on_approach({'cabinet', 'drawer'}, set())
+    # The mug is grasped and carried to the moved plate: moved while carrying.
+    assert not moved_on_approach({'plate'}, {'mug'})
