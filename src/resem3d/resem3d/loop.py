@@ -25,10 +25,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -473,7 +473,7 @@ class Perception:
         return T if turned_rad <= c.held_pivot_max_rad else None
 
     def redetect(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
-                 covered: float = 0.0, grid_only: bool = True) -> Any | None:  # noqa: N803
+                 covered: float = 0.0, grid_only: bool = False) -> Any | None:  # noqa: N803
         """Search for a lost object around its last pose: score horizontal shifts of its model
         on a grid (the fraction of model points with a cloud point within 1 cm, among the
         cloud's points at the model's heights), then let the tracker's ICP confirm the best
@@ -560,9 +560,10 @@ class Perception:
                 # sides, which its model (the front seen when closed) lacks, so the fit's
                 # fitness, not its coverage, drops. The grid pose stands if it explains the
                 # model well enough by itself.
-                grid_covered = self._coverages(name, cloud, [T], T_base_tool)[0] \
-                    if grid_only else 0.0
-                if grid_only and grid_covered >= max(covered + c.redetect_min_gain,
+                if not grid_only:
+                    continue
+                grid_covered = self._coverages(name, cloud, [T], T_base_tool)[0]
+                if grid_covered >= max(covered + c.redetect_min_gain,
                                        c.redetect_grid_coverage):
                     track.T_base_obj = T
                     track.status = type(track.status).TRACKING
