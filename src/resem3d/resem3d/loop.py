@@ -71,6 +71,10 @@ class LoopConfig:
             more than the last pose).
         keep_pose_margin: A tracked pose replaces the previous one only if it explains at
             least this much more of the model (see :meth:`Perception._keep_unless_better`).
+        search_above_free_space: ... or when the camera sees through more than this fraction
+            of its model at its last pose (:meth:`Perception._free_space`).
+        free_space_margin_m: A model point is seen through when the measured surface at its
+            pixel lies this far behind it [m].
         slide_search_step_m: Step of the search along a slide joint (a drawer's opening,
             :meth:`Perception._slide_search`) [m].
         slide_gate_m: An object on a slide joint keeps its pose while the TCP is this close
@@ -104,6 +108,8 @@ class LoopConfig:
     redetect_grid_coverage: float = 0.8
     keep_pose_margin: float = 0.05
     slide_search_step_m: float = 0.005
+    search_above_free_space: float = 0.05
+    free_space_margin_m: float = 0.006
     slide_gate_m: float = 0.12
     refine_held: bool = True
     held_pivot_step_rad: float = math.radians(1.5)
@@ -269,7 +275,9 @@ class Perception:
             if result.ok:
                 kept, covered = self._keep_unless_better(name, cloud, before[name],
                                                          T_base_tool)
-                if kept and covered < c.search_below_coverage:
+                if kept and (covered < c.search_below_coverage or
+                             self._free_space(name, frame, before[name])
+                             > c.search_above_free_space):
                     search[name] = covered
                 continue
             self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
@@ -290,7 +298,8 @@ class Perception:
                 continue
             self._since_search[name] = 0
             found = self.redetect(name, cloud, frame.stamp_s, T_base_tool, covered,
-                                  grid_only=name in self.slides and name not in gated)
+                                  grid_only=name in self.slides and name not in gated,
+                                  frame=frame)
             if found is not None:
                 results[name] = found
                 self._search_floor.pop(name, None)
@@ -378,6 +387,15 @@ class Perception:
             d, _ = tree.query(P, distance_upper_bound=c.inlier_m)
             out.append(float(np.isfinite(d).mean()))
         return out
+
+    def _free_space(self, name: str, frame: Any, T_base_obj: np.ndarray) -> float:  # noqa: N803
+        """The fraction of the track's model points at ``T_base_obj`` that the camera sees
+        through (:func:`_see_through_mask`)."""
+        model = self.tracker.tracks[name].model_points_obj
+        model = model[::max(1, len(model) // 300)]
+        through = _see_through_mask(model @ T_base_obj[:3, :3].T + T_base_obj[:3, 3], frame,
+                                    self.config.free_space_margin_m)
+        return float(through.mean()) if len(through) else 0.0
 
     def _keep_unless_better(self, name: str, cloud: Any, T_before: np.ndarray,
                             T_base_tool: np.ndarray) -> tuple[bool, float]:  # noqa: N803
@@ -473,7 +491,8 @@ class Perception:
         return T if turned_rad <= c.held_pivot_max_rad else None
 
     def redetect(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
-                 covered: float = 0.0, grid_only: bool = False) -> Any | None:  # noqa: N803
+                 covered: float = 0.0, grid_only: bool = False,
+                 frame: Any = None) -> Any | None:  # noqa: N803
         """Search for a lost object around its last pose: score horizontal shifts of its model
         on a grid (the fraction of model points with a cloud point within 1 cm, among the
         cloud's points at the model's heights), then let the tracker's ICP confirm the best
@@ -482,7 +501,12 @@ class Perception:
 
         A candidate is accepted when the fit there is confident and explains at least
         ``redetect_min_gain`` more of the model than the previous pose (``covered``): an
-        object hidden by the arm is not "found" elsewhere. With ``grid_only``, a grid pose that
+        object hidden by the arm is not "found" elsewhere. With the depth ``frame``, the grid
+        scores lose the fraction of the model the camera sees through (:func:`_see_through`),
+        and a candidate the tracker accepts that explains as much of the model also stands
+        where the camera sees through at most half as much of it as at the previous pose (a
+        plate moved within its own footprint: its partial model still lies mostly on the
+        moved disc, but the camera sees the table through the rest). With ``grid_only``, a grid pose that
         ICP does not confirm stands where it explains ``redetect_grid_coverage`` of the model.
         The caller allows that only for an object on a slide joint away from the gripper (a
         drawer slid out shows sides its model lacks, so ICP's fitness drops; the joint then
@@ -501,6 +525,7 @@ class Perception:
             return None
         c = self.config
         T0 = track.T_base_obj.copy()
+        free_before = self._free_space(name, frame, T0) if frame is not None else 0.0
         model = track.model_points_obj
         model = model[::max(1, len(model) // 150)]
         P = model @ T0[:3, :3].T + T0[:3, 3]
@@ -518,7 +543,12 @@ class Perception:
                 shifted = P[None, :, :].repeat(len(offsets), axis=0)
                 shifted[:, :, :2] += offsets[:, None, :]
                 distances, _ = tree.query(shifted.reshape(-1, 3), distance_upper_bound=0.01)
-                return np.isfinite(distances).reshape(len(offsets), -1).mean(axis=1)
+                near = np.isfinite(distances).reshape(len(offsets), -1).mean(axis=1)
+                if frame is None:
+                    return near
+                through = _see_through_mask(shifted.reshape(-1, 3), frame,
+                                            c.free_space_margin_m)
+                return near - through.reshape(len(offsets), -1).mean(axis=1)
 
             def mean_distances(offsets: np.ndarray) -> np.ndarray:
                 # Within the coarse winner's flat top of scores, the mean distance (capped
@@ -537,7 +567,7 @@ class Perception:
             fine = np.array([(x, y) for x in fine_steps for y in fine_steps])
             tried: list[np.ndarray] = []
             for index in np.argsort(-score)[:12]:
-                if score[index] < 0.2 or len(tried) >= 3:
+                if score[index] < (0.2 if frame is None else 0.05) or len(tried) >= 3:
                     break
                 if any(np.linalg.norm(grid[index] - t) < 0.04 for t in tried):
                     continue
@@ -550,9 +580,13 @@ class Perception:
                 T[:2, 3] += best
                 track.T_base_obj = T
                 candidate = track.update(cloud, stamp_s, T_base_tool)
-                if candidate.ok and candidate.confidence >= c.redetect_min_confidence and \
-                        self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0] \
-                        >= covered + c.redetect_min_gain:
+                gain = self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0] - \
+                    covered if candidate.ok else -1.0
+                if (gain >= c.redetect_min_gain and
+                        candidate.confidence >= c.redetect_min_confidence) or (
+                        frame is not None and gain >= -c.keep_pose_margin and
+                        free_before > c.search_above_free_space and
+                        self._free_space(name, frame, track.T_base_obj) <= 0.5 * free_before):
                     result = candidate
                     self.redetections[name] = self.redetections.get(name, 0) + 1
                     break
@@ -645,6 +679,22 @@ def _depth_cost(points_base: np.ndarray, frame: Any, cap_m: float
     costs = np.where(residual < -cap_m, 0.5 * cap_m, np.minimum(np.abs(residual), cap_m))
     seen = float(np.count_nonzero(np.abs(residual) <= cap_m)) / len(z)
     return float((costs.sum() + 0.5 * cap_m * np.count_nonzero(~valid)) / len(z)), seen
+
+
+def _see_through_mask(points_base: np.ndarray, frame: Any, margin_m: float) -> np.ndarray:
+    """Which points (base frame) the camera sees through: projected into the frame's depth
+    image, the measured surface lies more than ``margin_m`` behind them (points off the image
+    or on invalid depth are not)."""
+    from resem3d_perception import project_base_points
+    depth = frame.depth_m
+    uv, z = project_base_points(points_base, frame.intrinsics, frame.T_base_cam)
+    h, w = depth.shape
+    u = np.rint(uv[:, 0]).astype(int, copy=False)
+    v = np.rint(uv[:, 1]).astype(int, copy=False)
+    inside = (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    measured = np.zeros(len(z))
+    measured[inside] = depth[v[inside], u[inside]]
+    return inside & np.isfinite(measured) & (measured - z > margin_m)
 
 
 def _points_in_box(cloud: Any, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -249,3 +249,56 @@ def test_a_drawer_next_to_the_hand_keeps_its_pose(drawer_scene):
     np.testing.assert_allclose(perception.pose('drawer'), T_before, atol=1e-9)
     with pytest.raises(KeyError, match='not tracked'):
         perception.add_slide('lid', perception.slides['drawer'])
+
+
+# --------------------------------------------------------------------- free space
+
+@pytest.fixture()
+def moved_plate():
+    """(perception tracking the plate, its pose before, the frame after a 5.8 cm move within
+    its own footprint, its pose after)."""
+    import resem3d_sim  # noqa: F401  (headless GL before mujoco)
+    from resem3d_perception import depth_to_cloud
+    from resem3d_perception.config import PerceptionConfig
+    from resem3d_sim.catalog import get_task
+    from resem3d_sim.tasks import Disturbance, TaskEnv
+
+    from resem3d.config import find_config_dir
+    env = TaskEnv.build(get_task('household_mug_to_plate'), 7)
+    with env.camera() as camera:
+        frame = camera.render()
+    tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
+    perception = Perception(tracker, LoopConfig())
+    labels = [i for i, label in enumerate(frame.labels) if label.startswith('plate/')]
+    seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam,
+                          mask=np.isin(frame.part_mask, labels))
+    T_before = env.pose('plate')
+    perception.ground('plate', seen.points_base.astype(float), T_before, frame.stamp_s,
+                      frame.T_base_cam[:3, 3])
+    angle = math.radians(130.0)
+    env.apply(Disturbance(0.0, 'move_object', 'plate',
+                          (0.058 * math.cos(angle), 0.058 * math.sin(angle), 0.0)))
+    with env.camera() as camera:
+        frame = camera.render()
+    return perception, T_before, frame, env.pose('plate')
+
+
+def test_a_plate_moved_within_its_footprint_is_found_by_what_the_camera_sees_through(
+        moved_plate):
+    from resem3d_perception import depth_to_cloud
+    perception, T_before, frame, T_after = moved_plate
+    far = _tool_at([0.3, 0.0, 0.6])
+    cloud = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam)
+    # Its partial model still lies mostly on the moved disc: 3-D coverage barely drops...
+    old, new = perception._coverages('plate', cloud, [T_before, T_after], far)
+    assert old > 0.9 and new - old < LoopConfig().redetect_min_gain
+    # ... but the camera sees the table through the rest of it.
+    free_old = perception._free_space('plate', frame, T_before)
+    assert free_old > LoopConfig().search_above_free_space
+    assert perception._free_space('plate', frame, T_after) < 0.5 * free_old
+    # Without the depth image the search keeps the old pose; with it, it finds the plate.
+    assert perception.redetect('plate', cloud, frame.stamp_s, far, old) is None
+    perception.tracker.tracks['plate'].T_base_obj = T_before.copy()
+    found = perception.redetect('plate', cloud, frame.stamp_s, far, old, frame=frame)
+    assert found is not None
+    assert np.linalg.norm(found.T_base_obj[:3, 3] - T_after[:3, 3]) < 0.01
