@@ -663,15 +663,7 @@ def _depth_cost(points_base: np.ndarray, frame: Any, cap_m: float
     lies in front (the hand, the object's other side), it is hidden and costs ``cap_m / 2``,
     whatever the pose. None (and 0.0) when no point falls on a valid depth pixel.
     """
-    from resem3d_perception import project_base_points
-    depth = frame.depth_m
-    uv, z = project_base_points(points_base, frame.intrinsics, frame.T_base_cam)
-    h, w = depth.shape
-    u = np.rint(uv[:, 0]).astype(int, copy=False)
-    v = np.rint(uv[:, 1]).astype(int, copy=False)
-    inside = (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    measured = np.full(len(z), np.nan)
-    measured[inside] = depth[v[inside], u[inside]]
+    z, measured = _measured_depth(points_base, frame)
     valid = np.isfinite(measured) & (measured > 0.0)
     if not np.any(valid):
         return None, 0.0
@@ -685,6 +677,14 @@ def _see_through_mask(points_base: np.ndarray, frame: Any, margin_m: float) -> n
     """Which points (base frame) the camera sees through: projected into the frame's depth
     image, the measured surface lies more than ``margin_m`` behind them (points off the image
     or on invalid depth are not)."""
+    z, measured = _measured_depth(points_base, frame)
+    with np.errstate(invalid='ignore'):
+        return np.isfinite(measured) & (measured - z > margin_m)
+
+
+def _measured_depth(points_base: np.ndarray, frame: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's depth in the camera [m] and the frame's measured depth at its pixel [m]
+    (NaN where the point falls off the image or behind the camera)."""
     from resem3d_perception import project_base_points
     depth = frame.depth_m
     uv, z = project_base_points(points_base, frame.intrinsics, frame.T_base_cam)
@@ -692,9 +692,9 @@ def _see_through_mask(points_base: np.ndarray, frame: Any, margin_m: float) -> n
     u = np.rint(uv[:, 0]).astype(int, copy=False)
     v = np.rint(uv[:, 1]).astype(int, copy=False)
     inside = (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    measured = np.zeros(len(z))
+    measured = np.full(len(z), np.nan)
     measured[inside] = depth[v[inside], u[inside]]
-    return inside & np.isfinite(measured) & (measured - z > margin_m)
+    return z, measured
 
 
 def _points_in_box(cloud: Any, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
