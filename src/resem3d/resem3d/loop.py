@@ -500,18 +500,18 @@ class Perception:
         yaw; ICP corrects the rest.
 
         A candidate is accepted when the fit there is confident and explains at least
-        ``redetect_min_gain`` more of the model than the previous pose (``covered``): an
-        object hidden by the arm is not "found" elsewhere. With the depth ``frame``, the grid
-        scores lose the fraction of the model the camera sees through (:func:`_see_through`),
-        and a candidate the tracker accepts that explains as much of the model also stands
-        where the camera sees through at most half as much of it as at the previous pose (a
-        plate moved within its own footprint: its partial model still lies mostly on the
-        moved disc, but the camera sees the table through the rest). With ``grid_only``, a grid pose that
-        ICP does not confirm stands where it explains ``redetect_grid_coverage`` of the model.
-        The caller allows that only for an object on a slide joint away from the gripper (a
-        drawer slid out shows sides its model lacks, so ICP's fitness drops; the joint then
-        keeps the pose on its axis): a free plate half hidden by a mug put down on it was
-        "found" 7 cm off, and a drawer front next to closed fingers 11 cm along itself.
+        ``redetect_min_gain`` more of the model than the previous pose (``covered``): an object
+        hidden by the arm is not "found" elsewhere. With the depth ``frame``, the grid scores
+        lose the fraction of the model the camera sees through (:func:`_see_through_mask`), and
+        a candidate the tracker accepts that explains as much of the model also stands where the
+        camera sees through at most half as much of it as at the previous pose (a plate moved
+        within its own footprint: its partial model still lies mostly on the moved disc, but the
+        camera sees the table through the rest). With ``grid_only``, a grid pose that ICP does
+        not confirm stands where it explains ``redetect_grid_coverage`` of the model. The caller
+        allows that only for an object on a slide joint away from the gripper (a drawer slid out
+        shows sides its model lacks, so ICP's fitness drops; the joint then keeps the pose on
+        its axis): a free plate half hidden by a mug put down on it was "found" 7 cm off, and a
+        drawer front next to closed fingers 11 cm along itself.
 
         Returns:
             The confirmed track result, or None (the track keeps its last pose).
@@ -567,6 +567,8 @@ class Perception:
             fine = np.array([(x, y) for x in fine_steps for y in fine_steps])
             tried: list[np.ndarray] = []
             for index in np.argsort(-score)[:12]:
+                # With the see-through penalty a cell under the arm scores low but still ranks
+                # first where the object is; without it, 0.2 keeps empty cells out.
                 if score[index] < (0.2 if frame is None else 0.05) or len(tried) >= 3:
                     break
                 if any(np.linalg.norm(grid[index] - t) < 0.04 for t in tried):
