@@ -47,3 +47,28 @@ def test_pouring_starts_with_the_reagent_in_the_beaker_and_the_flask_neck_wide_e
     assert not result.success and result.reason.startswith('0 of 40 reagent particles in flask')
     inner_radius_m = env.object_info('flask').inner_profile[-1][1]
     assert 2.0 * inner_radius_m >= 3 * 2.0 * env.objects['reagent'].radius_m
+
+
+def test_pour_tolerates_the_flask_seen_a_few_millimetres_off(monkeypatch):
+    """The controller sees the flask 4 mm off sideways and 3 mm low (about a tracked pose's
+    error) and the reference pour still lands 80 % of the reagent in it. Measured: the
+    earlier program (spout 10-30 mm above the mouth, on its centre) poured 13 of 40 here."""
+    import numpy as np
+    build = TaskEnv.build
+    seen_off_m = np.array([-0.004, -0.004, -0.003])
+
+    def build_seen_off(task, seed):
+        env = build(task, seed)
+        observe = env.plant.observe
+
+        def observe_off(scene):
+            stamp = observe(scene)
+            T = env.pose('flask').copy()
+            T[:3, 3] += seen_off_m
+            scene.set_object_pose('flask', T)
+            return stamp
+        env.plant.observe = observe_off
+        return env
+    monkeypatch.setattr(TaskEnv, 'build', staticmethod(build_seen_off))
+    run = run_reference('lab_pour_beaker', 6)
+    assert run.success, run.reason
