@@ -4,6 +4,8 @@ The checks every task shares (wording, reference program, initial state) are in
 test_sim_tasks.py.
 """
 
+import numpy as np
+
 from resem3d_sim.lab_tasks import LAB_TASKS
 from resem3d_sim.reference import run_reference
 from resem3d_sim.tasks import TaskEnv, standing_in
@@ -53,7 +55,6 @@ def test_pour_tolerates_the_flask_seen_a_few_millimetres_off(monkeypatch):
     """The controller sees the flask 4 mm off sideways and 3 mm low (about a tracked pose's
     error) and the reference pour still lands 80 % of the reagent in it. Measured: the
     earlier program (spout 10-30 mm above the mouth, on its centre) poured 13 of 40 here."""
-    import numpy as np
     build = TaskEnv.build
     seen_off_m = np.array([-0.004, -0.004, -0.003])
 
