@@ -39,8 +39,7 @@ import numpy as np
 
 __all__ = ['DisturbSpec', 'DisturbSpecError', 'DisturbTiming', 'FollowMeter',
            'PlannedDisturbance', 'disturbance_time', 'held_object_clear', 'moved_on_approach',
-           'parse_disturb',
-           'plan_disturbance']
+           'parse_disturb', 'plan_disturbance']
 
 #: Range of a ``random`` displacement [m].
 RANDOM_DISTANCE_M = (0.05, 0.15)

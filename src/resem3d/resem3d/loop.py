@@ -253,6 +253,7 @@ class Perception:
                                       names=[n for n in tracks if n not in gated])
         self.refined_held = set()
         search: dict[str, float] = {}          # object -> coverage at its previous pose
+        seen_through: dict[str, float] = {}    # object -> _free_space there, where computed
         for name, track in tracks.items():
             if name in gated:
                 covered = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
@@ -275,9 +276,12 @@ class Perception:
             if result.ok:
                 kept, covered = self._keep_unless_better(name, cloud, before[name],
                                                          T_base_tool)
-                if kept and (covered < c.search_below_coverage or
-                             self._free_space(name, frame, before[name])
-                             > c.search_above_free_space):
+                if not kept:
+                    continue
+                if covered >= c.search_below_coverage:
+                    seen_through[name] = self._free_space(name, frame, before[name])
+                if covered < c.search_below_coverage or \
+                        seen_through[name] > c.search_above_free_space:
                     search[name] = covered
                 continue
             self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
@@ -299,7 +303,7 @@ class Perception:
             self._since_search[name] = 0
             found = self.redetect(name, cloud, frame.stamp_s, T_base_tool, covered,
                                   grid_only=name in self.slides and name not in gated,
-                                  frame=frame)
+                                  frame=frame, free_before=seen_through.get(name))
             if found is not None:
                 results[name] = found
                 self._search_floor.pop(name, None)
@@ -491,8 +495,8 @@ class Perception:
         return T if turned_rad <= c.held_pivot_max_rad else None
 
     def redetect(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
-                 covered: float = 0.0, grid_only: bool = False,
-                 frame: Any = None) -> Any | None:  # noqa: N803
+                 covered: float = 0.0, grid_only: bool = False, frame: Any = None,
+                 free_before: float | None = None) -> Any | None:  # noqa: N803
         """Search for a lost object around its last pose: score horizontal shifts of its model
         on a grid (the fraction of model points with a cloud point within 1 cm, among the
         cloud's points at the model's heights), then let the tracker's ICP confirm the best
@@ -511,7 +515,9 @@ class Perception:
         allows that only for an object on a slide joint away from the gripper (a drawer slid out
         shows sides its model lacks, so ICP's fitness drops; the joint then keeps the pose on
         its axis): a free plate half hidden by a mug put down on it was "found" 7 cm off, and a
-        drawer front next to closed fingers 11 cm along itself.
+        drawer front next to closed fingers 11 cm along itself. ``free_before``: that
+        seen-through fraction at the previous pose, where the caller has it (:meth:`update`
+        does), else it is computed here.
 
         Returns:
             The confirmed track result, or None (the track keeps its last pose).
@@ -525,7 +531,10 @@ class Perception:
             return None
         c = self.config
         T0 = track.T_base_obj.copy()
-        free_before = self._free_space(name, frame, T0) if frame is not None else 0.0
+        if frame is None:
+            free_before = 0.0
+        elif free_before is None:
+            free_before = self._free_space(name, frame, T0)
         model = track.model_points_obj
         model = model[::max(1, len(model) // 150)]
         P = model @ T0[:3, :3].T + T0[:3, 3]
