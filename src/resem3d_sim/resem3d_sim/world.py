@@ -225,6 +225,22 @@ class World:
         body = self._body_id(name)
         return _homogeneous(self.data.xpos[body], self.data.xmat[body])
 
+    def bodies_touching(self, name: str) -> set[str]:
+        """Names of the bodies with a geom in contact with a geom of body ``name`` now (the
+        physics' contact list of the last step; the body itself left out).
+
+        Raises:
+            UnknownBodyError: if there is no body ``name``.
+        """
+        body = self._body_id(name)
+        touching = set()
+        for contact in self.data.contact[:self.data.ncon]:
+            b1, b2 = (int(self.model.geom_bodyid[g]) for g in (contact.geom1, contact.geom2))
+            if (b1 == body) != (b2 == body):
+                other = b2 if b1 == body else b1
+                touching.add(mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, other))
+        return touching
+
     # --- commands -----------------------------------------------------------------------------
 
     def reset(self, q_rad: np.ndarray | None = None, gripper_width_m: float | None = None) -> None:

@@ -41,6 +41,35 @@ def test_quickest_task_succeeds_in_closed_loop():
     assert run.stages_reached == run.stages
 
 
+def test_flask_grasp_needs_the_hand_over_the_flask():
+    """The grasp stage's precondition holds with the hand over the flask at the pregrasp and
+    at the grasp, and fails once the flask is moved 10 cm from under it, so that the run
+    steps back to the pregrasp (measured in the closed loop: a flask moved as the pregrasp
+    ended was approached on a slant and knocked over)."""
+    import resem3d_constraints as rc
+    env = TaskEnv.build(task_named(QUICKEST_TASK), seed=0)
+    program = task_named(QUICKEST_TASK).reference_program()
+    scene = env.plant.scene_for(program.regions)
+    env.plant.observe(scene)
+    grasp = program.stage('grasp')
+    T_flask = scene.object_pose('flask')
+    neck_centroid_m = T_flask[:3, :3] @ scene.region('flask/neck').centroid_obj + T_flask[:3, 3]
+
+    def holds_with_tcp_at(p_base_m):
+        T_tool = np.diag([1.0, -1.0, -1.0, 1.0])           # tool z down, as the stage aligns it
+        T_tool[:3, 3] = p_base_m
+        tool_scene = scene.replace_tool_pose(T_tool)
+        return all(rc.check(c, tool_scene).satisfied for c in grasp.pre)
+
+    pregrasp_m = neck_centroid_m + [0.0, 0.0, 0.1]
+    assert holds_with_tcp_at(neck_centroid_m + [0.0, 0.0, -0.005])
+    assert holds_with_tcp_at(pregrasp_m)
+    T_moved = T_flask.copy()
+    T_moved[:3, 3] += [0.06, 0.08, 0.0]
+    scene.set_object_pose('flask', T_moved)
+    assert not holds_with_tcp_at(pregrasp_m)
+
+
 def test_pouring_starts_with_the_reagent_in_the_beaker_and_the_flask_neck_wide_enough():
     """Before pouring, no reagent is in the flask (the predicate fails and says so), and the
     flask's neck is at least three particle diameters wide inside."""

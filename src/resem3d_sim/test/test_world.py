@@ -84,6 +84,22 @@ def test_objects_added_by_the_hook_rest_on_the_table(world):
     np.testing.assert_allclose(world.body_pose('shelf')[:3, 3], [0.6, -0.3, 0.1])
 
 
+def test_bodies_touching_names_what_a_body_rests_on(world):
+    """The cube at rest touches the table only; placed on the shelf it touches the shelf."""
+    for _ in range(300):
+        world.step(np.zeros(7))
+    assert world.bodies_touching('cube') == {'table'}
+    T = np.eye(4)
+    T[:3, 3] = [0.6, -0.3, 0.141]                  # on the shelf's top face (z = 0.11)
+    world.set_body_pose('cube', T)
+    for _ in range(50):
+        world.step(np.zeros(7))
+    assert world.bodies_touching('cube') == {'shelf'}
+    assert 'cube' in world.bodies_touching('shelf')
+    with pytest.raises(UnknownBodyError):
+        world.bodies_touching('no_such_body')
+
+
 def test_set_body_pose_moves_a_free_body_and_reset_restores_it(world):
     T = np.eye(4)
     T[:3, :3] = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
