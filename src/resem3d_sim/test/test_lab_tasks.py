@@ -6,6 +6,7 @@ test_sim_tasks.py.
 
 import numpy as np
 
+import resem3d_constraints as rc
 from resem3d_sim.lab_tasks import LAB_TASKS
 from resem3d_sim.reference import run_reference
 from resem3d_sim.tasks import TaskEnv, standing_in
@@ -17,6 +18,14 @@ QUICKEST_TASK = 'lab_flask_to_stirrer'
 def task_named(name):
     """The lab task called ``name``."""
     return next(task for task in LAB_TASKS if task.name == name)
+
+
+def observed_scene(task):
+    """The scene of ``task``'s reference program at seed 0, observed once (true poses)."""
+    env = TaskEnv.build(task, seed=0)
+    scene = env.plant.scene_for(task.reference_program().regions)
+    env.plant.observe(scene)
+    return scene
 
 
 def test_lab_tasks_have_unique_names_in_the_lab_scene():
@@ -46,12 +55,9 @@ def test_flask_grasp_needs_the_hand_over_the_flask():
     at the grasp, and fails once the flask is moved 10 cm from under it, so that the run
     steps back to the pregrasp (measured in the closed loop: a flask moved as the pregrasp
     ended was approached on a slant and knocked over)."""
-    import resem3d_constraints as rc
-    env = TaskEnv.build(task_named(QUICKEST_TASK), seed=0)
-    program = task_named(QUICKEST_TASK).reference_program()
-    scene = env.plant.scene_for(program.regions)
-    env.plant.observe(scene)
-    grasp = program.stage('grasp')
+    task = task_named(QUICKEST_TASK)
+    scene = observed_scene(task)
+    grasp = task.reference_program().stage('grasp')
     T_flask = scene.object_pose('flask')
     neck_centroid_m = T_flask[:3, :3] @ scene.region('flask/neck').centroid_obj + T_flask[:3, 3]
 
@@ -76,12 +82,9 @@ def test_beaker_grasp_takes_either_finger_order():
     most 90 deg. Measured in the closed loop with the earlier one-way alignment: a beaker
     moved 6-12 cm to the robot's left put joint 7 on its limit and the TCP stayed 8-18 mm off
     the grasp (2 of 10 disturbed seeds)."""
-    import resem3d_constraints as rc
     task = task_named('lab_beaker_to_stirrer')
-    env = TaskEnv.build(task, seed=0)
     program = task.reference_program()
-    scene = env.plant.scene_for(program.regions)
-    env.plant.observe(scene)
+    scene = observed_scene(task)
     x_beaker = scene.object_pose('beaker')[:3, 0]
     for sense in (1.0, -1.0):
         y_tool = sense * x_beaker
