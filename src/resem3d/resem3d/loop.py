@@ -58,6 +58,13 @@ class LoopConfig:
             the gripper holds when it reports a grasp.
         redetect_radius_m: How far from its last pose a lost object is searched for.
         redetect_step_m: Grid step of that search.
+        redetect_refine_rounds: Around a coarse grid cell the search refines at half the step,
+            re-centring its window on the best offset up to this many times ...
+        redetect_refine_slack: ... the best being the one with the least mean distance among
+            those scoring within this much of the window's best score.
+        icp_slide_free_margin: The pose ICP confirms a search's candidate at is replaced by the
+            candidate's own when the camera sees through this fraction more of the model there
+            (:meth:`_free_space`; ICP slides a flat plate back part of the way).
         redetect_every_frames: After a search that found nothing, an object is searched for
             again after this many frames, or at once if even less of it is seen.
         search_below_coverage: ... and only when less than this fraction of its model is
@@ -101,6 +108,9 @@ class LoopConfig:
     grasp_search_m: float = 0.04
     redetect_radius_m: float = 0.2
     redetect_step_m: float = 0.01
+    redetect_refine_rounds: int = 4
+    redetect_refine_slack: float = 0.005
+    icp_slide_free_margin: float = 0.02
     redetect_every_frames: int = 15
     search_below_coverage: float = 0.6
     redetect_min_confidence: float = 0.6
@@ -567,12 +577,30 @@ class Perception:
                 distances, _ = tree.query(shifted.reshape(-1, 3), distance_upper_bound=0.01)
                 return np.minimum(distances, 0.01).reshape(len(offsets), -1).mean(axis=1)
 
+            def refine(offset: np.ndarray) -> np.ndarray:
+                # Around a coarse cell: the offset with the least mean distance among those
+                # scoring within redetect_refine_slack of the best, the window re-centred there
+                # until it stays (a flat plate moved 9 cm scored its best coarse cell 3 cm
+                # short, and the true offset lay outside that cell's window). Without the
+                # depth frame the scores are flat on the model's support: mean distance only.
+                for _ in range(c.redetect_refine_rounds):
+                    local = offset + fine
+                    if frame is not None:
+                        local_scores = scores(local)
+                        local = local[local_scores >= local_scores.max() - c.redetect_refine_slack]
+                    moved = local[int(np.argmin(mean_distances(local)))]
+                    if frame is None or np.linalg.norm(moved - offset) < 0.5 * fine_step:
+                        return moved
+                    offset = moved
+                return offset
+
             coarse = 2.0 * c.redetect_step_m
             steps = np.arange(-c.redetect_radius_m, c.redetect_radius_m + 1e-9, coarse)
             grid = np.array([(x, y) for x in steps for y in steps
                              if x * x + y * y <= c.redetect_radius_m ** 2])
             score = scores(grid)
-            fine_steps = np.arange(-coarse, coarse + 1e-9, c.redetect_step_m / 2.0)
+            fine_step = c.redetect_step_m / 2.0
+            fine_steps = np.arange(-coarse, coarse + 1e-9, fine_step)
             fine = np.array([(x, y) for x in fine_steps for y in fine_steps])
             tried: list[np.ndarray] = []
             for index in np.argsort(-score)[:12]:
@@ -583,14 +611,21 @@ class Perception:
                 if any(np.linalg.norm(grid[index] - t) < 0.04 for t in tried):
                     continue
                 tried.append(grid[index])
-                local = grid[index] + fine
-                best = local[int(np.argmin(mean_distances(local)))]
+                best = refine(grid[index])
                 if np.linalg.norm(best) < 0.01:
                     continue              # where the tracker already failed
                 T = T0.copy()
                 T[:2, 3] += best
                 track.T_base_obj = T
                 candidate = track.update(cloud, stamp_s, T_base_tool)
+                if candidate.ok and frame is not None and \
+                        self._free_space(name, frame, track.T_base_obj) > \
+                        self._free_space(name, frame, T) + c.icp_slide_free_margin:
+                    # ICP slid a flat object back part of the way (its disc still lies on
+                    # the moved one within the inlier distance): the camera sees through the
+                    # model there more than at the grid's pose, which stands.
+                    track.T_base_obj = T.copy()
+                    candidate = dataclasses.replace(candidate, T_base_obj=T.copy())
                 gain = self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0] - \
                     covered if candidate.ok else -1.0
                 if (gain >= c.redetect_min_gain and
