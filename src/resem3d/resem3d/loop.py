@@ -618,21 +618,24 @@ class Perception:
                 T[:2, 3] += best
                 track.T_base_obj = T
                 candidate = track.update(cloud, stamp_s, T_base_tool)
-                if candidate.ok and frame is not None and \
-                        self._free_space(name, frame, track.T_base_obj) > \
-                        self._free_space(name, frame, T) + c.icp_slide_free_margin:
-                    # ICP slid a flat object back part of the way (its disc still lies on
-                    # the moved one within the inlier distance): the camera sees through the
-                    # model there more than at the grid's pose, which stands.
-                    track.T_base_obj = T.copy()
-                    candidate = dataclasses.replace(candidate, T_base_obj=T.copy())
+                free_new = None                   # seen-through fraction at the candidate
+                if candidate.ok and frame is not None:
+                    free_new = self._free_space(name, frame, track.T_base_obj)
+                    free_grid = self._free_space(name, frame, T)
+                    if free_new > free_grid + c.icp_slide_free_margin:
+                        # ICP slid a flat object back part of the way (its disc still lies
+                        # on the moved one within the inlier distance): the camera sees
+                        # through the model there more than at the grid's pose, which stands.
+                        track.T_base_obj = T.copy()
+                        candidate = dataclasses.replace(candidate, T_base_obj=T.copy())
+                        free_new = free_grid
                 gain = self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0] - \
                     covered if candidate.ok else -1.0
                 if (gain >= c.redetect_min_gain and
                         candidate.confidence >= c.redetect_min_confidence) or (
-                        frame is not None and gain >= -c.keep_pose_margin and
+                        free_new is not None and gain >= -c.keep_pose_margin and
                         free_before > c.search_above_free_space and
-                        self._free_space(name, frame, track.T_base_obj) <= 0.5 * free_before):
+                        free_new <= 0.5 * free_before):
                     result = candidate
                     self.redetections[name] = self.redetections.get(name, 0) + 1
                     break
