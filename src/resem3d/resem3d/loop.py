@@ -509,9 +509,11 @@ class Perception:
                  free_before: float | None = None) -> Any | None:  # noqa: N803
         """Search for a lost object around its last pose: score horizontal shifts of its model
         on a grid (the fraction of model points with a cloud point within 1 cm, among the
-        cloud's points at the model's heights), then let the tracker's ICP confirm the best
-        ones. Objects stand on a support, so a lost one is looked for at the same height and
-        yaw; ICP corrects the rest.
+        cloud's points at the model's heights), refine the best cells at half the step, then
+        let the tracker's ICP confirm them (with the depth ``frame``, the refinement follows
+        the depth-aware score, and where ICP slides the model to a pose the camera sees
+        through more, the refined pose stands). Objects stand on a support, so a lost one is
+        looked for at the same height and yaw; ICP corrects the rest.
 
         A candidate is accepted when the fit there is confident and explains at least
         ``redetect_min_gain`` more of the model than the previous pose (``covered``): an object
