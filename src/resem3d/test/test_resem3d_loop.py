@@ -1,6 +1,7 @@
 """The closed loop's perception: percentiles, and a held object followed as it turns in the
 fingers (a rendered lab scene; the beaker is "held" at its rim by a tool pose placed there)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -253,9 +254,12 @@ def test_a_drawer_next_to_the_hand_keeps_its_pose(drawer_scene):
 
 # --------------------------------------------------------------------- free space
 
-def _move_plate(distance_m, direction_deg):
-    """(perception tracking the plate, its pose before, the frame after it was moved by
-    ``distance_m`` towards ``direction_deg``, its pose after)."""
+def _move_plate(distance_m, direction_deg, seed=7, complete_round_slabs=True, mug_away=False):
+    """(perception tracking the plate of household_mug_to_plate at ``seed``, its pose before,
+    the frame after it was moved by ``distance_m`` towards ``direction_deg``, its pose after).
+    ``complete_round_slabs``: the tracker's option (a plate partly hidden at grounding gets a
+    whole-disc model). ``mug_away``: the mug is taken out of the scene after grounding (it is
+    carried when the plate is moved in the closed loop)."""
     import resem3d_sim  # noqa: F401  (headless GL before mujoco)
     from resem3d_perception import depth_to_cloud
     from resem3d_perception.config import PerceptionConfig
@@ -263,10 +267,11 @@ def _move_plate(distance_m, direction_deg):
     from resem3d_sim.tasks import Disturbance, TaskEnv
 
     from resem3d.config import find_config_dir
-    env = TaskEnv.build(get_task('household_mug_to_plate'), 7)
+    env = TaskEnv.build(get_task('household_mug_to_plate'), seed)
     with env.camera() as camera:
         frame = camera.render()
     tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
+    tracker = dataclasses.replace(tracker, complete_round_slabs=complete_round_slabs)
     perception = Perception(tracker, LoopConfig())
     labels = [i for i, label in enumerate(frame.labels) if label.startswith('plate/')]
     seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam,
@@ -275,6 +280,8 @@ def _move_plate(distance_m, direction_deg):
     perception.ground('plate', seen.points_base.astype(float), T_before, frame.stamp_s,
                       frame.T_base_cam[:3, 3])
     angle = math.radians(direction_deg)
+    if mug_away:
+        env.apply(Disturbance(0.0, 'move_object', 'mug', (0.0, 3.0, 0.0)))
     env.apply(Disturbance(0.0, 'move_object', 'plate',
                           (distance_m * math.cos(angle), distance_m * math.sin(angle), 0.0)))
     with env.camera() as camera:
@@ -284,8 +291,10 @@ def _move_plate(distance_m, direction_deg):
 
 @pytest.fixture()
 def moved_plate():
-    """A plate moved 5.8 cm, within its own footprint (see :func:`_move_plate`)."""
-    return _move_plate(0.058, 130.0)
+    """A plate moved 5.8 cm, within its own footprint (see :func:`_move_plate`), tracked with
+    the partial model seen at grounding (not completed: the see-through test is for any shape
+    whose model the camera saw only in part)."""
+    return _move_plate(0.058, 130.0, complete_round_slabs=False)
 
 
 def test_a_plate_moved_within_its_footprint_is_found_by_what_the_camera_sees_through(
@@ -307,6 +316,24 @@ def test_a_plate_moved_within_its_footprint_is_found_by_what_the_camera_sees_thr
     found = perception.redetect('plate', cloud, frame.stamp_s, far, old, frame=frame)
     assert found is not None
     assert np.linalg.norm(found.T_base_obj[:3, 3] - T_after[:3, 3]) < 0.01
+
+
+@pytest.mark.parametrize(('distance_m', 'direction_deg'), [(0.05, 93.0), (0.063, 93.0),
+                                                          (0.063, 100.0)])
+def test_a_plate_half_hidden_at_grounding_is_followed_towards_its_seen_half(distance_m,
+                                                                           direction_deg):
+    """At seed 0 the kettle hides the plate's near half at grounding. Its model completed to
+    the whole disc, the camera sees the table through the model at the old pose after a move
+    towards the seen half, and one update finds the plate within 1 cm (as in the closed loop,
+    household_mug_to_plate seed 0 with --disturb: 6.3 cm towards 93 deg, with the mug carried
+    away). The half-disc model still lies on the moved plate: 3.6-5 cm off."""
+    far = _tool_at([0.3, 0.0, 0.6])
+    for complete, within in ((True, lambda e: e < 0.01), (False, lambda e: e > 0.03)):
+        perception, _, frame, T_after = _move_plate(distance_m, direction_deg, seed=0,
+                                                    complete_round_slabs=complete, mug_away=True)
+        perception.update(frame, far)
+        error_m = float(np.linalg.norm(perception.pose('plate')[:2, 3] - T_after[:2, 3]))
+        assert within(error_m), (complete, error_m)
 
 
 @pytest.mark.parametrize('distance_m', [0.094, 0.12])

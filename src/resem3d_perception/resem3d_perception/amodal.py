@@ -20,15 +20,26 @@ common enough to correct from the visible points alone:
   sides are lost, so its points are mostly its front: their mean lies most of a radius towards
   the camera (9 mm on the 11 mm tube of lab_tube_to_slot_2). Its extent across the view is its
   diameter, and its axis lies one radius behind its front line (0.8 mm off there).
+* **disc** (:func:`disc_centre`): a round slab (a plate, a stirrer's top plate: a thin
+  horizontal part whose outline is a circle arc, :func:`round_slab`) has its centre at the
+  centre of its rim; the smallest rectangle around a plate half hidden by the arm at grounding
+  is centred on the seen half.
 * **bar** (:func:`bar_centre`): a long, thin, horizontal part seen from above and in front
   shows its top face and its near side; together they span the bar's full cross-section, so
   the middle of their extent across the bar, measured along the vertical and the horizontal
   normal of the bar, is its centre (the box centre along the principal axes of the visible
   L-shaped section is not: it lies a quarter of the thickness off).
 
-:func:`amodal_centre` tries them in this order (round, rod, bar, slab), and leaves every other part
-(drawer fronts, boxes' sides, thin tubes) as it is. Written here rather than taken from a library: open3d and
-scipy fit primitives to whole surfaces, not to the visible side of one.
+:func:`amodal_centre` tries them in this order (disc, round, rod, bar, slab: a plate's top face
+also fits a circle as a whole, about the wrong centre), and leaves every other part (drawer
+fronts, boxes' sides, thin tubes) as it is. Written here rather than taken from a library: open3d
+and scipy fit primitives to whole surfaces, not to the visible side of one.
+
+A tracking model needs more than a centre. :func:`round_slab_fill` completes a round slab's model
+with the part of its top face the camera did not see at grounding: a plate half hidden by the arm
+gave a half-disc model that still lay on the plate after the plate was moved 6 cm towards its seen
+half, so nothing said it had moved (household_mug_to_plate, seed 0 with ``--disturb``). With the
+whole disc, the camera sees the table through the model's empty half at the old pose.
 """
 
 from __future__ import annotations
@@ -45,8 +56,9 @@ import resem3d_constraints as rc
 from .errors import EmptyRegionError
 from .parts import fit_circle_2d
 
-__all__ = ['AmodalConfig', 'AmodalResult', 'amodal_centre', 'bar_centre', 'round_centre',
-           'rod_centre', 'slab_centre', 'with_centres']
+__all__ = ['AmodalConfig', 'AmodalResult', 'RoundSlab', 'amodal_centre', 'bar_centre',
+           'disc_centre', 'round_centre', 'round_slab', 'round_slab_fill', 'rod_centre',
+           'slab_centre', 'with_centres']
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,16 @@ class AmodalConfig:
             fraction of the radius, make its front line.
         slab_max_height_m: Slab: largest vertical spread of its points [m].
         slab_min_aspect: Slab: smallest ratio of its smaller horizontal side to that spread.
+        disc_min_radius_m: Round slab: smallest fitted radius [m] ...
+        disc_max_radius_m: ... and largest.
+        disc_min_arc_deg: Round slab: smallest angle the outline's points on the circle span.
+        disc_rim_band_m: Round slab: outline points within this distance of the circle are on
+            it [m] ...
+        disc_max_rms_m: ... and their RMS distance to it is at most this [m]; points outside
+            the circle by more than the band may be at most ``disc_outside_fraction`` of all.
+        disc_outside_fraction: See ``disc_max_rms_m``.
+        disc_top_band_m: Round slab: points this close below the highest (95th percentile)
+            make its top face, whose median height the filled points take [m].
     """
 
     min_points: int = 20
@@ -95,6 +117,13 @@ class AmodalConfig:
     rod_front_fraction: float = 0.3
     slab_max_height_m: float = 0.015
     slab_min_aspect: float = 3.0
+    disc_min_radius_m: float = 0.04
+    disc_max_radius_m: float = 0.25
+    disc_min_arc_deg: float = 150.0
+    disc_rim_band_m: float = 0.004
+    disc_max_rms_m: float = 0.002
+    disc_outside_fraction: float = 0.02
+    disc_top_band_m: float = 0.003
 
 
 class AmodalResult(NamedTuple):
@@ -102,7 +131,7 @@ class AmodalResult(NamedTuple):
 
     Attributes:
         region: The region with its centroid and box centre moved (object frame).
-        shape: ``'round'``, ``'rod'``, ``'bar'`` or ``'slab'``.
+        shape: ``'round'``, ``'rod'``, ``'bar'``, ``'disc'`` or ``'slab'``.
         shift_m: How far its centroid moved [m].
     """
 
@@ -282,14 +311,125 @@ def slab_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
     return np.array([mean_xy[0] + cx, mean_xy[1] + cy, float(np.median(p_base[:, 2]))])
 
 
+class RoundSlab(NamedTuple):
+    """A round slab's rim and top face (base frame, z up).
+
+    Attributes:
+        centre_xy: Centre (2,) of its rim [m].
+        radius_m: Radius of its rim [m].
+        top_z_m: Height of its top face [m].
+    """
+
+    centre_xy: np.ndarray
+    radius_m: float
+    top_z_m: float
+
+
+def round_slab(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()) -> RoundSlab | None:
+    """The rim of a round slab (a plate, a dish, a stirrer's top plate) from its points seen
+    from above.
+
+    The outline of the points (their convex hull in (x, y)) is the slab's rim where it was
+    seen and a cut where something hid it. A circle fitted to the hull's vertices
+    (:func:`~resem3d_perception.parts.fit_circle_2d`, robust to the cut's few vertices) is the
+    rim when the vertices on it span ``disc_min_arc_deg`` and hardly any point lies outside it.
+
+    Args:
+        p_base: Seen points (N, 3) [m], base frame (z up).
+        config: Acceptance bounds.
+
+    Returns:
+        The rim and top face, or None when the points are not a round slab.
+    """
+    if len(p_base) < config.min_points:
+        return None
+    z_low, z_high = np.percentile(p_base[:, 2], [5.0, 95.0])
+    if float(z_high - z_low) > config.slab_max_height_m:
+        return None
+    xy = p_base[:, :2]
+    mean_xy = xy.mean(axis=0)
+    # convexHull works in float32: centre the points first so millimetres survive.
+    hull = cv2.convexHull((xy - mean_xy).astype(np.float32)).reshape(-1, 2).astype(float)
+    if len(hull) < 5:
+        return None
+    try:
+        centre, radius, _ = fit_circle_2d(hull)
+    except EmptyRegionError:
+        return None
+    if not config.disc_min_radius_m <= radius <= config.disc_max_radius_m:
+        return None
+    off_rim = np.hypot(hull[:, 0] - centre[0], hull[:, 1] - centre[1]) - radius
+    on_rim = np.abs(off_rim) <= config.disc_rim_band_m
+    if on_rim.sum() < 5 or float(np.sqrt(np.mean(off_rim[on_rim] ** 2))) > config.disc_max_rms_m:
+        return None
+    angles = np.sort(np.arctan2(hull[on_rim, 1] - centre[1], hull[on_rim, 0] - centre[0]))
+    gaps = np.diff(np.concatenate([angles, [angles[0] + 2.0 * math.pi]]))
+    if math.degrees(2.0 * math.pi - float(gaps.max())) < config.disc_min_arc_deg:
+        return None
+    centre = centre + mean_xy
+    outside = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1]) > \
+        radius + config.disc_rim_band_m
+    if outside.mean() > config.disc_outside_fraction:
+        return None
+    top = p_base[:, 2] >= z_high - config.disc_top_band_m
+    return RoundSlab(centre, float(radius), float(np.median(p_base[top, 2])))
+
+
+def round_slab_fill(p_base: np.ndarray, spacing_m: float,
+                    config: AmodalConfig = AmodalConfig()) -> np.ndarray | None:
+    """Points on the unseen part of a round slab's top face (:func:`round_slab`): its disc
+    every ``spacing_m``, where no seen point lies within ``spacing_m``, at its top's height.
+
+    Args:
+        p_base: Seen points (N, 3) [m], base frame (z up).
+        spacing_m: Spacing of the filled points [m] (the tracking model's voxel).
+        config: Acceptance bounds.
+
+    Returns:
+        The filled points (M, 3) [m], base frame; None when the points are not a round slab
+        (or it was seen whole: nothing to fill).
+    """
+    from scipy.spatial import cKDTree
+
+    slab = round_slab(p_base, config) if spacing_m > 0.0 else None
+    if slab is None:
+        return None
+    radius = slab.radius_m
+    steps = np.arange(-radius, radius + 1e-9, spacing_m)
+    grid = np.array([(x, y) for x in steps for y in steps
+                     if x * x + y * y <= (radius - 0.5 * spacing_m) ** 2]) + slab.centre_xy
+    distances, _ = cKDTree(p_base[:, :2]).query(grid, distance_upper_bound=spacing_m)
+    grid = grid[~np.isfinite(distances)]
+    if len(grid) == 0:
+        return None
+    return np.column_stack([grid, np.full(len(grid), slab.top_z_m)])
+
+
+def disc_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
+                ) -> np.ndarray | None:
+    """The centre of a round slab's rim (:func:`round_slab`) at the points' median height.
+
+    Args:
+        p_base: Visible points (N, 3) [m], base frame (z up).
+        config: Acceptance bounds.
+
+    Returns:
+        The centre (3,) [m], base frame, or None when the points are not a round slab.
+    """
+    slab = round_slab(p_base, config)
+    if slab is None:
+        return None
+    return np.array([slab.centre_xy[0], slab.centre_xy[1], float(np.median(p_base[:, 2]))])
+
+
 def amodal_centre(region: rc.Region, T_base_obj: np.ndarray,  # noqa: N803
                   config: AmodalConfig = AmodalConfig(),
                   p_base_camera: np.ndarray | None = None) -> AmodalResult | None:
     """The region with its centroid and box centre moved to the part's amodal centre.
 
-    Round parts and rods move horizontally onto their axis and slabs to the centre of their
-    outline (their heights are kept); bars move across their long axis (see the module
-    docstring).
+    Round parts and rods move horizontally onto their axis, discs to the centre of their rim
+    and slabs to the centre of their outline (their heights are kept); bars move across their
+    long axis (see the module docstring).
 
     Args:
         region: A grounded region of a whole part (object frame).
@@ -313,8 +453,8 @@ def amodal_centre(region: rc.Region, T_base_obj: np.ndarray,  # noqa: N803
     def rod(p: np.ndarray, c: AmodalConfig) -> np.ndarray | None:
         return None if p_base_camera is None else rod_centre(p, p_base_camera, c)
 
-    for shape, fit in (('round', round_xy), ('rod', rod), ('bar', bar_centre),
-                       ('slab', slab_centre)):
+    for shape, fit in (('disc', disc_centre), ('round', round_xy), ('rod', rod),
+                       ('bar', bar_centre), ('slab', slab_centre)):
         centre = fit(p_base, config)
         if centre is not None:
             break

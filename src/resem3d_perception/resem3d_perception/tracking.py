@@ -100,6 +100,10 @@ class TrackerConfig:
             and hand.
         tool_front_m: Extent of the box beyond the TCP along the tool's +z (m).
         refine_held: Refine the pose of held objects by ICP (else pure kinematics).
+        complete_round_slabs: Complete the model of a round slab (a plate seen partly hidden
+            at grounding) with the rest of its top face
+            (:func:`~resem3d_perception.amodal.round_slab_fill`), so that a move towards its
+            seen part leaves the camera seeing through the model.
     """
 
     voxel_size_m: float = 0.004
@@ -122,6 +126,7 @@ class TrackerConfig:
     tool_length_m: float = 0.13
     tool_front_m: float = 0.01
     refine_held: bool = False
+    complete_round_slabs: bool = True
 
     def __post_init__(self) -> None:
         may_be_zero = ('tool_front_m', 'crop_margin_m', 'floor_cut_m')
@@ -304,7 +309,15 @@ class ObjectTrack:
                 :func:`resem3d_perception.parts.estimate_object_frame`).
             camera_base: Camera position (base frame) at grounding, to orient normals.
         """
+        from .amodal import round_slab_fill
         T = check_rigid(T_base_obj, f'{name}: T_base_obj')
+        config = config or TrackerConfig()
+        points_base = np.asarray(points_base, dtype=float)
+        if config.complete_round_slabs and points_base.ndim == 2 and \
+                points_base.shape[1] == 3 and np.all(np.isfinite(points_base)):
+            filled = round_slab_fill(points_base, config.voxel_size_m)
+            if filled is not None:
+                points_base = np.concatenate([points_base, filled])
         T_obj_base = invert_rigid(T)
         camera_obj = None if camera_base is None else transform_points(
             T_obj_base, np.asarray(camera_base, dtype=float)[None])[0]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import resem3d_constraints as rc
-from resem3d_perception.amodal import (AmodalConfig, amodal_centre, bar_centre, rod_centre,
-                                       round_centre, slab_centre, with_centres)
+from resem3d_perception.amodal import (AmodalConfig, amodal_centre, bar_centre, disc_centre,
+                                       rod_centre, round_centre, round_slab, round_slab_fill,
+                                       slab_centre, with_centres)
 
 
 def _half_cylinder(centre_xy, radius_m, z_range_m, arc_deg=180.0, n=400, seed=0):
@@ -205,3 +206,85 @@ def test_rod_centre_rejects_wide_lying_and_short_parts():
     assert rod_centre(short, camera) is None
     lying = _tube_front(np.array([0.5, 0.0]), 0.011, camera)[:, [2, 1, 0]]
     assert rod_centre(lying, camera) is None
+
+
+def _plate_seen_in_part(centre_xy, radius_m=0.09, top_m=0.012, hidden_from_deg=-150.0,
+                        hidden_to_deg=30.0, hide_centre_m=0.035, seed=0):
+    """A plate's top face and rim as a depth camera above it sees them with a sector
+    (``hidden_from_deg`` to ``hidden_to_deg``, about its centre) and its middle hidden by the
+    arm: points every ~3 mm with 1 mm depth noise, the rim's side in the seen sector."""
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-radius_m, radius_m, (6000, 2))
+    r = np.hypot(u[:, 0], u[:, 1])
+    a = np.degrees(np.arctan2(u[:, 1], u[:, 0]))
+    seen = (r <= radius_m) & (r > hide_centre_m) & ~((a > hidden_from_deg) & (a < hidden_to_deg))
+    top = np.column_stack([u[seen] + centre_xy, np.full(seen.sum(), top_m)])
+    b = np.radians(rng.uniform(hidden_to_deg, hidden_from_deg + 360.0, 400))
+    side = np.column_stack([centre_xy[0] + radius_m * np.cos(b),
+                            centre_xy[1] + radius_m * np.sin(b),
+                            rng.uniform(0.5 * top_m, top_m, len(b))])
+    P = np.vstack([top, side])
+    return P + rng.normal(0.0, 0.001, P.shape)
+
+
+def test_round_slab_finds_the_rim_of_a_plate_half_hidden():
+    centre = np.array([0.41, -0.16])
+    P = _plate_seen_in_part(centre)
+    slab = round_slab(P)
+    assert slab is not None
+    assert np.linalg.norm(slab.centre_xy - centre) < 0.003
+    assert slab.radius_m == pytest.approx(0.09, abs=0.003)
+    assert slab.top_z_m == pytest.approx(0.012, abs=0.002)
+    # The mean of the points and the smallest rectangle around them lie on the seen side.
+    assert np.linalg.norm(P[:, :2].mean(axis=0) - centre) > 0.02
+    assert np.linalg.norm(slab_centre(P)[:2] - centre) > 0.02
+    estimate = disc_centre(P)
+    assert estimate is not None and np.linalg.norm(estimate[:2] - centre) < 0.003
+
+
+def test_round_slab_fill_completes_the_top_face():
+    centre = np.array([0.41, -0.16])
+    P = _plate_seen_in_part(centre)
+    filled = round_slab_fill(P, 0.004)
+    assert filled is not None
+    whole = np.vstack([P, filled])
+    # Every point of the disc's top has a model point within a spacing, and none is outside.
+    rng = np.random.default_rng(1)
+    probe = rng.uniform(-0.085, 0.085, (3000, 2))
+    probe = probe[np.hypot(probe[:, 0], probe[:, 1]) < 0.085] + centre
+    from scipy.spatial import cKDTree
+    distances, _ = cKDTree(whole[:, :2]).query(probe)
+    assert distances.max() < 0.004
+    assert np.hypot(*(filled[:, :2] - centre).T).max() < 0.09
+    np.testing.assert_allclose(filled[:, 2], 0.012, atol=0.002)
+    # The seen points alone leave the hidden sector empty.
+    distances, _ = cKDTree(P[:, :2]).query(probe)
+    assert distances.max() > 0.03
+
+
+def test_amodal_centre_puts_a_plate_on_the_centre_of_its_rim():
+    centre = np.array([0.41, -0.16])
+    T_base_obj = np.eye(4)
+    T_base_obj[:2, 3] = centre
+    P = _plate_seen_in_part(centre, hidden_from_deg=-120.0, hidden_to_deg=0.0)
+    result = amodal_centre(rc.Region.from_points('plate/top', P - T_base_obj[:3, 3]), T_base_obj)
+    assert result is not None and result.shape == 'disc'
+    assert np.linalg.norm(result.region.centroid_obj[:2]) < 0.003
+
+
+@pytest.mark.parametrize('case', ['square', 'quarter', 'tall', 'small', 'few'])
+def test_round_slab_rejects_what_is_not_a_round_slab(case):
+    rng = np.random.default_rng(7)
+    if case == 'square':         # a square panel's outline is no circle
+        P = np.column_stack([rng.uniform(0, 0.2, 3000), rng.uniform(0, 0.2, 3000),
+                             rng.normal(0.0, 0.001, 3000)])
+    elif case == 'quarter':      # a quarter of a rim is too little to fit it
+        P = _plate_seen_in_part(np.zeros(2), hidden_from_deg=-180.0, hidden_to_deg=90.0)
+    elif case == 'tall':         # an upright cylinder (a mug's body) is no slab
+        P = _half_cylinder((0.5, 0.1), 0.05, (0.0, 0.1), arc_deg=300.0)
+    elif case == 'small':        # a 3 cm disc is below the smallest radius
+        P = _plate_seen_in_part(np.zeros(2), radius_m=0.03, hide_centre_m=0.0)
+    else:
+        P = _plate_seen_in_part(np.zeros(2))[:10]
+    assert round_slab(P) is None
+    assert round_slab_fill(P, 0.004) is None

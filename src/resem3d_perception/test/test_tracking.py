@@ -119,6 +119,24 @@ def test_model_and_tracker_errors() -> None:
     assert tracker.poses() == {}
 
 
+def test_a_round_slab_seen_in_part_gets_a_whole_disc_model() -> None:
+    # A plate (9 cm radius, 12 mm high) whose half towards -y the camera did not see.
+    rng = np.random.default_rng(4)
+    u = rng.uniform(-0.09, 0.09, (8000, 2))
+    u = u[(np.hypot(u[:, 0], u[:, 1]) <= 0.09) & (u[:, 1] > 0.0)]
+    seen = np.column_stack([u + [0.4, -0.15], np.full(len(u), 0.012)])
+    seen += rng.normal(0.0, 0.001, seen.shape)
+    T_base_obj = np.eye(4)
+    T_base_obj[:3, 3] = [0.4, -0.15, 0.0]
+
+    def lowest_y_m(config: TrackerConfig) -> float:
+        track = ObjectTrack.from_points_base('plate', seen, T_base_obj, config)
+        return float(track.model_points_obj[:, 1].min())
+
+    assert lowest_y_m(TrackerConfig()) < -0.07          # a coarser voxel for the whole disc
+    assert lowest_y_m(TrackerConfig(complete_round_slabs=False)) > -0.005
+
+
 def test_large_models_are_capped() -> None:
     rng = np.random.default_rng(3)
     plane = np.column_stack([rng.uniform(-0.3, 0.3, 40000), rng.uniform(-0.3, 0.3, 40000),
