@@ -66,7 +66,10 @@ class LoopConfig:
             candidate's own when the camera sees through this fraction more of the model there
             (:meth:`_free_space`; ICP slides a flat plate back part of the way).
         redetect_every_frames: After a search that found nothing, an object is searched for
-            again after this many frames, or at once if even less of it is seen.
+            again after this many frames, or at once if even less of it is seen ...
+        redetect_moved_retries: ... or, when the camera sees through more than
+            ``search_above_free_space`` of it (it has moved), on each frame until this many
+            searches failed since the seen-through fraction last rose by that much.
         search_below_coverage: ... and only when less than this fraction of its model is
             seen at its last pose (see :meth:`Perception.update`).
         redetect_min_confidence: A candidate pose is accepted when the tracker's fit there is
@@ -112,6 +115,7 @@ class LoopConfig:
     redetect_refine_slack: float = 0.005
     icp_slide_free_margin: float = 0.02
     redetect_every_frames: int = 15
+    redetect_moved_retries: int = 3
     search_below_coverage: float = 0.6
     redetect_min_confidence: float = 0.6
     redetect_min_gain: float = 0.25
@@ -199,7 +203,9 @@ class Perception:
         self._since_search: dict[str, int] = {}
         self.last_results: dict[str, Any] = {}
         self.kept: dict[str, int] = {}
-        self._search_floor: dict[str, float] = {}
+        # object -> (coverage, seen-through fraction) at its last search that found nothing
+        self._search_floor: dict[str, tuple[float, float]] = {}
+        self._fruitless: dict[str, int] = {}     # object -> failed searches (see update)
         self.gated: dict[str, int] = {}
         self._tool_obj: dict[str, np.ndarray] = {}
         self._grasp_tool_obj: dict[str, np.ndarray] = {}
@@ -242,10 +248,10 @@ class Perception:
         it has turned in the fingers, :meth:`_pivot_held`); one next to the gripper keeps its
         pose (the hand hides and touches it: ICP would be pulled off); any other is updated
         by the tracker, under the hysteresis of :meth:`_keep_unless_better`. An object whose
-        pose no longer explains its points (the tracker lost it, or it kept the previous
-        pose, or the gripper is next to it, with less than ``search_below_coverage`` of its
-        model seen there) is searched for around that pose (:meth:`redetect`): it was moved
-        further than ICP reaches.
+        pose no longer explains its points (less than ``search_below_coverage`` of its model
+        seen there, or, away from the gripper, more than ``search_above_free_space`` of it
+        seen through: :meth:`_free_space`) is searched for around that pose (:meth:`redetect`):
+        it was moved further than ICP reaches, or ICP took it only part of the way.
 
         Returns:
             Track results by object name.
@@ -284,30 +290,36 @@ class Perception:
                         self.refined_held.add(name)
                 continue
             if result.ok:
-                kept, covered = self._keep_unless_better(name, cloud, before[name],
-                                                         T_base_tool)
-                if not kept:
-                    continue
-                if covered >= c.search_below_coverage:
-                    seen_through[name] = self._free_space(name, frame, before[name])
-                if covered < c.search_below_coverage or \
-                        seen_through[name] > c.search_above_free_space:
-                    search[name] = covered
-                continue
-            self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
-            track.T_base_obj = before[name]
-            covered = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
-            if covered < c.search_below_coverage:
+                # The pose kept or taken: ICP taken part of the way after a move leaves the
+                # camera seeing through the model as much as the pose kept.
+                _, covered = self._keep_unless_better(name, cloud, before[name], T_base_tool)
+            else:
+                self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
+                track.T_base_obj = before[name]
+                covered = self._coverages(name, cloud, [before[name]], T_base_tool)[0]
+            seen_through[name] = self._free_space(name, frame, track.T_base_obj)
+            if covered < c.search_below_coverage or \
+                    seen_through[name] > c.search_above_free_space:
                 search[name] = covered
         for name in tracks:
             self._since_search[name] = self._since_search.get(name, 10 ** 6) + 1
             if name not in search:
                 self._search_floor.pop(name, None)
+                self._fruitless.pop(name, None)
         for name, covered in search.items():
             # After a search that found nothing (the object is hidden, not moved), search
-            # again only when even less of it is seen, or after redetect_every_frames.
+            # again only when even less of it is seen, or after redetect_every_frames; but
+            # one the camera sees through has moved: it is searched for on each frame until
+            # redetect_moved_retries searches failed since the seen-through fraction last rose
+            # (a plate moved against a neighbour settled over a frame in which nothing fitted;
+            # one half hidden by the arm before it was moved had failed searches already).
             floor = self._search_floor.get(name)
-            if floor is not None and covered > floor - 0.15 and \
+            through = seen_through.get(name, 0.0)
+            if floor is not None and through > floor[1] + c.search_above_free_space:
+                self._fruitless[name] = 0
+            moved = through > c.search_above_free_space and \
+                self._fruitless.get(name, 0) < c.redetect_moved_retries
+            if floor is not None and covered > floor[0] - 0.15 and not moved and \
                     self._since_search[name] < c.redetect_every_frames:
                 continue
             self._since_search[name] = 0
@@ -317,8 +329,10 @@ class Perception:
             if found is not None:
                 results[name] = found
                 self._search_floor.pop(name, None)
+                self._fruitless.pop(name, None)
             else:
-                self._search_floor[name] = covered
+                self._search_floor[name] = (covered, through)
+                self._fruitless[name] = self._fruitless.get(name, 0) + 1
         for child, joint in self.slides.items():
             track = tracks[child]
             if track.held or child not in results:

@@ -336,6 +336,25 @@ def test_a_plate_half_hidden_at_grounding_is_followed_towards_its_seen_half(dist
         assert within(error_m), (complete, error_m)
 
 
+def test_a_plate_searched_for_in_vain_while_hidden_is_searched_for_once_seen_through():
+    """The box_on_plate case (seed 8 with --disturb): searches for a plate half hidden by the
+    arm had found nothing (and the next was 15 frames away) when the plate was moved 9.4 cm,
+    beyond ICP's reach. The camera now sees through the model at its pose: it is searched for
+    at once (with no retries for moved objects, it keeps the old pose)."""
+    far = _tool_at([0.3, 0.0, 0.6])
+    for retries, within in ((3, lambda e: e < 0.01), (0, lambda e: e > 0.03)):
+        perception, _, frame, T_after = _move_plate(0.094, 90.0, mug_away=True)
+        perception.config = dataclasses.replace(perception.config,
+                                                redetect_moved_retries=retries)
+        # As after fruitless searches at 40 % coverage, none seen through, one frame ago.
+        perception._search_floor['plate'] = (0.4, 0.0)
+        perception._fruitless['plate'] = 5
+        perception._since_search['plate'] = 1
+        perception.update(frame, far)
+        error_m = float(np.linalg.norm(perception.pose('plate')[:2, 3] - T_after[:2, 3]))
+        assert within(error_m), (retries, error_m)
+
+
 @pytest.mark.parametrize('distance_m', [0.094, 0.12])
 def test_a_plate_moved_off_the_search_grid_is_found_within_a_centimetre(distance_m):
     """A plate moved 9.4 or 12 cm towards +y: refined on the depth-aware score and kept where
