@@ -272,7 +272,7 @@ def test_amodal_centre_puts_a_plate_on_the_centre_of_its_rim():
     assert np.linalg.norm(result.region.centroid_obj[:2]) < 0.003
 
 
-@pytest.mark.parametrize('case', ['square', 'quarter', 'tall', 'small', 'few'])
+@pytest.mark.parametrize('case', ['square', 'quarter', 'tall', 'small', 'ring', 'few'])
 def test_round_slab_rejects_what_is_not_a_round_slab(case):
     rng = np.random.default_rng(7)
     if case == 'square':         # a square panel's outline is no circle
@@ -284,6 +284,9 @@ def test_round_slab_rejects_what_is_not_a_round_slab(case):
         P = _half_cylinder((0.5, 0.1), 0.05, (0.0, 0.1), arc_deg=300.0)
     elif case == 'small':        # a 3 cm disc is below the smallest radius
         P = _plate_seen_in_part(np.zeros(2), radius_m=0.03, hide_centre_m=0.0)
+    elif case == 'ring':         # a bowl's rim, 1 cm wide, fits a circle but is no disc
+        P = _plate_seen_in_part(np.zeros(2), radius_m=0.08, hide_centre_m=0.07,
+                                hidden_from_deg=-60.0, hidden_to_deg=0.0)
     else:
         P = _plate_seen_in_part(np.zeros(2))[:10]
     assert round_slab(P) is None
