@@ -22,7 +22,7 @@ travel); one without (the test-tube rack) is moved as a whole.
 
 :class:`FollowMeter` measures "the controller's target follows within one camera frame": from
 the disturbance, the time until the tracked pose of the moved object has moved by at least
-80 % of the displacement, in simulated seconds, in camera frames delivered, and in frames
+80 % of the displacement along it, in simulated seconds, in camera frames delivered, and in frames
 captured after the move (``follow_frames_showing``: 1 when the first frame that can show the
 move is the one the tracker follows it in; the frame in flight at the moment of the move was
 captured before it and is delivered one camera period later).
@@ -320,8 +320,13 @@ class FollowMeter:
         self.frames += 1
         if stamp_s is not None and stamp_s >= self.applied_s:
             self.frames_showing += 1
-        self.moved_m = float(np.linalg.norm(np.asarray(p_tracked) - self.p_before))
-        if self.moved_m >= FOLLOW_FRACTION * float(np.linalg.norm(self.actual_m)):
+        delta = np.asarray(p_tracked) - self.p_before
+        self.moved_m = float(np.linalg.norm(delta))
+        # Along the move: a tracked pose that moved as far the other way (a drawer's estimate
+        # pushed in with the hand after the drawer was pulled out) has not followed it.
+        distance = float(np.linalg.norm(self.actual_m))
+        along = float(delta @ self.actual_m) / distance if distance > 0.0 else 0.0
+        if along >= FOLLOW_FRACTION * distance:
             self.follow_s = t_s - self.applied_s
             self.follow_frames = self.frames
             self.follow_frames_showing = self.frames_showing if stamp_s is not None else None

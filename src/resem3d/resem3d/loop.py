@@ -290,8 +290,8 @@ class Perception:
                         self.refined_held.add(name)
                 continue
             if result.ok:
-                # The pose kept or taken: ICP taken part of the way after a move leaves the
-                # camera seeing through the model as much as the pose kept.
+                # Kept or taken, the pose is checked below: ICP takes a plate moved 6 cm only
+                # part of the way, and the camera sees through the model there too.
                 _, covered = self._keep_unless_better(name, cloud, before[name], T_base_tool)
             else:
                 self.lost_frames[name] = self.lost_frames.get(name, 0) + 1

@@ -120,6 +120,10 @@ def test_follow_meter_counts_frames_until_80_percent():
     assert report['applied'] and report['follow_frames'] == 2
     assert report['follow_frames_showing'] == 1    # the first frame captured after the move
     assert math.isclose(report['follow_s'], 0.1333, abs_tol=1e-4)
+    backwards = FollowMeter(planned, 'flask')      # moved as far, the other way: not followed
+    backwards.applied(1.0, np.array([0.1, 0.0, 0.0]), np.zeros(3), held=False)
+    backwards.frame(1.1333, np.array([-0.2, 0.0, 0.0]), stamp_s=1.0667)
+    assert backwards.to_json()['follow_s'] is None
     untracked = FollowMeter(planned, None)
     untracked.applied(1.0, np.array([0.1, 0.0, 0.0]), None, held=False)
     untracked.frame(1.1, None)

@@ -159,6 +159,14 @@ def _points_base(region: rc.Region, T_base_obj: np.ndarray) -> np.ndarray:  # no
     return region.points_obj @ T_base_obj[:3, :3].T + T_base_obj[:3, 3]
 
 
+def _arc_deg(xy: np.ndarray, centre: np.ndarray) -> float:
+    """The angle [deg] that points ``xy`` (N, 2) span around ``centre`` (2,): the full turn
+    less the largest gap between them."""
+    angles = np.sort(np.arctan2(xy[:, 1] - centre[1], xy[:, 0] - centre[0]))
+    gaps = np.diff(np.concatenate([angles, [angles[0] + 2.0 * math.pi]]))
+    return math.degrees(2.0 * math.pi - float(gaps.max()))
+
+
 def round_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
                  ) -> np.ndarray | None:
     """The axis of the vertical circular cylinder the points fit, if they fit one well.
@@ -176,9 +184,7 @@ def round_centre(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()
         centre, radius, rms = fit_circle_2d(p_base[:, :2])
     except EmptyRegionError:
         return None
-    angles = np.sort(np.arctan2(p_base[:, 1] - centre[1], p_base[:, 0] - centre[0]))
-    gaps = np.diff(np.concatenate([angles, [angles[0] + 2.0 * math.pi]]))
-    arc_deg = math.degrees(2.0 * math.pi - float(gaps.max()))
+    arc_deg = _arc_deg(p_base[:, :2], centre)
     ratio = rms / radius if radius > 0 else math.inf
     if (arc_deg < config.min_arc_deg or radius > config.max_radius_m
             or ratio > config.max_rms_ratio
@@ -369,9 +375,7 @@ def round_slab(p_base: np.ndarray, config: AmodalConfig = AmodalConfig()) -> Rou
     on_rim = np.abs(off_rim) <= config.disc_rim_band_m
     if on_rim.sum() < 5 or float(np.sqrt(np.mean(off_rim[on_rim] ** 2))) > config.disc_max_rms_m:
         return None
-    angles = np.sort(np.arctan2(hull[on_rim, 1] - centre[1], hull[on_rim, 0] - centre[0]))
-    gaps = np.diff(np.concatenate([angles, [angles[0] + 2.0 * math.pi]]))
-    if math.degrees(2.0 * math.pi - float(gaps.max())) < config.disc_min_arc_deg:
+    if _arc_deg(hull[on_rim], centre) < config.disc_min_arc_deg:
         return None
     if _hull_fill(xy - mean_xy, hull, config.disc_fill_cell_m) < config.disc_min_fill:
         return None
