@@ -22,8 +22,8 @@ travel); one without (the test-tube rack) is moved as a whole.
 
 :class:`FollowMeter` measures "the controller's target follows within one camera frame": from
 the disturbance, the time until the tracked pose of the moved object has moved by at least
-80 % of the displacement along it, in simulated seconds, in camera frames delivered, and in frames
-captured after the move (``follow_frames_showing``: 1 when the first frame that can show the
+80 % of the displacement along it, in simulated seconds, in camera frames delivered, and in
+frames captured after the move (``follow_frames_showing``: 1 when the first frame that can show the
 move is the one the tracker follows it in; the frame in flight at the moment of the move was
 captured before it and is delivered one camera period later).
 """

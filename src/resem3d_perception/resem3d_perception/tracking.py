@@ -313,6 +313,7 @@ class ObjectTrack:
         T = check_rigid(T_base_obj, f'{name}: T_base_obj')
         config = config or TrackerConfig()
         points_base = np.asarray(points_base, dtype=float)
+        # Malformed points are left as they are for the constructor's typed error.
         if config.complete_round_slabs and points_base.ndim == 2 and \
                 points_base.shape[1] == 3 and np.all(np.isfinite(points_base)):
             filled = round_slab_fill(points_base, config.voxel_size_m)
