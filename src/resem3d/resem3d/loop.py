@@ -88,7 +88,9 @@ class LoopConfig:
         slide_search_step_m: Step of the search along a slide joint (a drawer's opening,
             :meth:`Perception._slide_search`) [m].
         slide_gate_m: An object on a slide joint keeps its pose while the TCP is this close
-            to it [m].
+            to it [m] ...
+        slide_gate_coverage: ... unless the camera sees through it there (more than
+            ``search_above_free_space``) and an opening explains this fraction of its model.
         refine_held: Refine the pose of a held object in the gripper from the camera (it
             turns in the fingers about the TCP under its weight: :meth:`Perception._pivot_held`),
             else it follows the tool rigidly from the grasp on.
@@ -125,6 +127,7 @@ class LoopConfig:
     search_above_free_space: float = 0.05
     free_space_margin_m: float = 0.006
     slide_gate_m: float = 0.12
+    slide_gate_coverage: float = 0.8
     refine_held: bool = True
     held_pivot_step_rad: float = math.radians(1.5)
     held_pivot_rounds: int = 3
@@ -339,9 +342,15 @@ class Perception:
                 continue
             # Next to the hand, ICP and the search both slide it along the axis (the hand
             # hides the front and handle): it moves only when the hand pushes or pulls it
-            # there, where the targets do not depend on its pose.
+            # there, where the targets do not depend on its pose; unless the camera sees
+            # through it there (a hand hides, it does not open a view): then it was moved
+            # (pulled out towards the approaching hand), and an opening that explains
+            # slide_gate_coverage of the model is taken.
             if self._near_tool(track, T_base_tool, c.slide_gate_m):
                 T = joint.project(before[child], tracks[joint.parent].T_base_obj)
+                if self._free_space(child, frame, T) > c.search_above_free_space:
+                    T = self._slide_search(child, joint, cloud, T, T_base_tool,
+                                           min_coverage=c.slide_gate_coverage)
             else:
                 T = self._slide_search(child, joint, cloud, joint.project(
                     track.T_base_obj, tracks[joint.parent].T_base_obj), T_base_tool)
@@ -353,14 +362,16 @@ class Perception:
         return results
 
     def _slide_search(self, name: str, joint: SlideJoint, cloud: Any, T_now: np.ndarray,
-                      T_base_tool: np.ndarray) -> np.ndarray:  # noqa: N803
+                      T_base_tool: np.ndarray,  # noqa: N803
+                      min_coverage: float = 0.0) -> np.ndarray:
         """The opening of a sliding object that explains most of its model.
 
         ICP of a drawer slid out by several centimetres stops short: its tray's sides and
         bottom still overlap along the axis, only the front and handle do not. Scoring the
         coverage (:meth:`_coverages`) at every ``slide_search_step_m`` of the joint's range,
         then at a fifth of that step around the best, finds it in one frame; the result
-        replaces ``T_now`` only if it explains ``keep_pose_margin`` more of the model.
+        replaces ``T_now`` only if it explains ``keep_pose_margin`` more of the model, and
+        at least ``min_coverage`` of it.
         """
         c = self.config
         T_parent = self.tracker.tracks[joint.parent].T_base_obj
@@ -374,7 +385,7 @@ class Perception:
         poses = [joint.pose_at(T_parent, s) for s in fine]
         fine_scores = self._coverages(name, cloud, poses, T_base_tool)
         k = int(np.argmax(fine_scores))
-        if fine_scores[k] < now + c.keep_pose_margin:
+        if fine_scores[k] < max(now + c.keep_pose_margin, min_coverage):
             return T_now
         return poses[k]
 

@@ -236,20 +236,51 @@ def test_a_drawer_slid_away_from_the_hand_is_found_along_its_slide(drawer_scene,
     assert _rotation_deg(T[:3, :3], moved[:3, :3]) < 1.0
 
 
-def test_a_drawer_next_to_the_hand_keeps_its_pose(drawer_scene):
-    env, perception = drawer_scene
-    axis = env.slide_axis('drawer')
-    tool = _tool_at(env.pose('drawer')[:3, 3] + 0.13 * axis + [0.0, 0.0, 0.08])
+def _tool_in_front_of_drawer(env, perception):
+    """A tool pose further than the gripper gate from the drawer, within the slide's gate."""
+    tool = _tool_at(env.pose('drawer')[:3, 3] + 0.13 * env.slide_axis('drawer') +
+                    [0.0, 0.0, 0.08])
     track = perception.tracker.tracks['drawer']
-    # Further than the gripper gate from it, within the slide's gate.
     assert not perception._near_tool(track, tool)
     assert perception._near_tool(track, tool, LoopConfig().slide_gate_m)
+    return tool
+
+
+def test_a_drawer_next_to_the_hand_keeps_its_pose_where_the_hand_hides_it(drawer_scene):
+    import dataclasses
+    env, perception = drawer_scene
+    tool = _tool_in_front_of_drawer(env, perception)
     T_before = perception.pose('drawer').copy()
-    moved, frame = _slide(env, -0.05)       # pushed in, by the hand next to it
-    perception.update(frame, tool)
+    moved, frame = _slide(env, -0.05)       # pushed in, by the hand in front of it
+    # The hand hides the drawer: its pixels show a surface 10 cm nearer the camera.
+    labels = [i for i, label in enumerate(frame.labels) if label.startswith('drawer/')]
+    depth = frame.depth_m.copy()
+    hidden = np.isin(frame.part_mask, labels)
+    depth[hidden] -= 0.1
+    perception.update(dataclasses.replace(frame, depth_m=depth), tool)
     np.testing.assert_allclose(perception.pose('drawer'), T_before, atol=1e-9)
     with pytest.raises(KeyError, match='not tracked'):
         perception.add_slide('lid', perception.slides['drawer'])
+
+
+@pytest.mark.parametrize('slide_m', [0.06, -0.05])
+def test_a_drawer_moved_next_to_the_hand_is_followed_where_the_camera_sees_through_it(
+        drawer_scene, slide_m):
+    import dataclasses
+    env, perception = drawer_scene
+    tool = _tool_in_front_of_drawer(env, perception)
+    T_before = perception.pose('drawer').copy()
+    moved, frame = _slide(env, slide_m)     # pulled out towards the hand, or pushed in
+    # With a gate no opening passes (the rule before), it keeps its pose ...
+    config = perception.config
+    perception.config = dataclasses.replace(config, slide_gate_coverage=1.01)
+    perception.update(frame, tool)
+    np.testing.assert_allclose(perception.pose('drawer'), T_before, atol=1e-9)
+    # ... with the default one, it is followed in the same frame.
+    perception.config = config
+    perception.update(frame, tool)
+    T = perception.pose('drawer')
+    assert np.linalg.norm(T[:3, 3] - moved[:3, 3]) < 0.01
 
 
 # --------------------------------------------------------------------- free space
