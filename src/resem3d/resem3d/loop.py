@@ -85,6 +85,11 @@ class LoopConfig:
             of its model at its last pose (:meth:`Perception._free_space`).
         free_space_margin_m: A model point is seen through when the measured surface at its
             pixel lies this far behind it [m].
+        icp_follow_step_m: After the tracker took a pose this far from the last one, ICP
+            runs again from there on the same frame ...
+        icp_follow_passes: ... up to this many more times, while each pass moves the pose
+            this far and explains at least as much of the model
+            (:meth:`Perception._icp_follow`).
         slide_search_step_m: Step of the search along a slide joint (a drawer's opening,
             :meth:`Perception._slide_search`) [m].
         slide_gate_m: An object on a slide joint keeps its pose while the TCP is this close
@@ -126,6 +131,8 @@ class LoopConfig:
     slide_search_step_m: float = 0.005
     search_above_free_space: float = 0.05
     free_space_margin_m: float = 0.006
+    icp_follow_step_m: float = 0.01
+    icp_follow_passes: int = 3
     slide_gate_m: float = 0.12
     slide_gate_coverage: float = 0.8
     refine_held: bool = True
@@ -295,7 +302,12 @@ class Perception:
             if result.ok:
                 # Kept or taken, the pose is checked below: ICP takes a plate moved 6 cm only
                 # part of the way, and the camera sees through the model there too.
-                _, covered = self._keep_unless_better(name, cloud, before[name], T_base_tool)
+                kept, covered = self._keep_unless_better(name, cloud, before[name],
+                                                         T_base_tool)
+                step_m = float(np.linalg.norm(track.T_base_obj[:3, 3] - before[name][:3, 3]))
+                if not kept and step_m > c.icp_follow_step_m:
+                    results[name], covered = self._icp_follow(name, cloud, frame.stamp_s,
+                                                              T_base_tool, result, covered)
             else:
                 self.lost_frames[name] = self.lost_frames.get(name, 0) + 1
                 track.T_base_obj = before[name]
@@ -435,6 +447,38 @@ class Perception:
         through = _see_through_mask(model @ T_base_obj[:3, :3].T + T_base_obj[:3, 3], frame,
                                     self.config.free_space_margin_m)
         return float(through.mean()) if len(through) else 0.0
+
+    def _icp_follow(self, name: str, cloud: Any, stamp_s: float, T_base_tool: np.ndarray,
+                    result: Any, covered: float) -> tuple[Any, float]:  # noqa: N803
+        """Further ICP passes on the same frame after the tracker took a pose that moved.
+
+        The tracker crops the cloud ``crop_margin_m`` around the predicted pose and matches
+        within ``max_correspondence_m``: a plate moved 6 cm is taken 2-4 cm of the way in one
+        pass, and followed over two or three frames. While a pass moves the pose by more than
+        ``icp_follow_step_m`` and explains at least as much of the model (:meth:`_coverages`),
+        another runs from there, up to ``icp_follow_passes``; a pass that explains less is
+        undone.
+
+        Returns:
+            ``(the last track result taken, the coverage of the pose kept)``.
+        """
+        c = self.config
+        track = self.tracker.tracks[name]
+        for _ in range(c.icp_follow_passes):
+            T_from = track.T_base_obj.copy()
+            candidate = track.update(cloud, stamp_s, T_base_tool)
+            if not candidate.ok:
+                track.T_base_obj, track.status = T_from, type(track.status).TRACKING
+                break
+            new = self._coverages(name, cloud, [track.T_base_obj], T_base_tool)[0]
+            if new < covered:
+                track.T_base_obj = T_from
+                break
+            result, covered = candidate, new
+            if float(np.linalg.norm(track.T_base_obj[:3, 3] - T_from[:3, 3])) \
+                    <= c.icp_follow_step_m:
+                break
+        return dataclasses.replace(result, T_base_obj=track.T_base_obj.copy()), covered
 
     def _keep_unless_better(self, name: str, cloud: Any, T_before: np.ndarray,
                             T_base_tool: np.ndarray) -> tuple[bool, float]:  # noqa: N803

@@ -386,6 +386,20 @@ def test_a_plate_searched_for_in_vain_while_hidden_is_searched_for_once_seen_thr
         assert within(error_m), (retries, error_m)
 
 
+@pytest.mark.parametrize('direction_deg', [90.0, 180.0])
+def test_a_plate_moved_5_cm_is_followed_in_one_frame_by_further_icp_passes(direction_deg):
+    """One ICP pass takes a plate moved 5 cm 2-3 cm of the way (its crop and correspondence
+    distance limit a step); further passes on the same frame follow it to within 1 cm (in the
+    closed loop plates were followed over 2-4 frames with the arm above them)."""
+    far = _tool_at([0.3, 0.0, 0.6])
+    for passes, within in ((3, lambda e: e < 0.01), (0, lambda e: e > 0.015)):
+        perception, _, frame, T_after = _move_plate(0.05, direction_deg, mug_away=True)
+        perception.config = dataclasses.replace(perception.config, icp_follow_passes=passes)
+        perception.update(frame, far)
+        error_m = float(np.linalg.norm(perception.pose('plate')[:2, 3] - T_after[:2, 3]))
+        assert within(error_m), (passes, error_m)
+
+
 @pytest.mark.parametrize('distance_m', [0.094, 0.12])
 def test_a_plate_moved_off_the_search_grid_is_found_within_a_centimetre(distance_m):
     """A plate moved 9.4 or 12 cm towards +y: refined on the depth-aware score and kept where
