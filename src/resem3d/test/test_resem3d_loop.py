@@ -357,11 +357,14 @@ def test_a_plate_half_hidden_at_grounding_is_followed_towards_its_seen_half(dist
     the whole disc, the camera sees the table through the model at the old pose after a move
     towards the seen half, and one update finds the plate within 1 cm (as in the closed loop,
     household_mug_to_plate seed 0 with --disturb: 6.3 cm towards 93 deg, with the mug carried
-    away). The half-disc model still lies on the moved plate: 3.6-5 cm off."""
+    away). The half-disc model still lies on the moved plate: 3.6-5 cm off. (Without the
+    further ICP passes of ``_icp_follow``, which take even the half disc along in some of
+    these cases: this tests the model.)"""
     far = _tool_at([0.3, 0.0, 0.6])
     for complete, within in ((True, lambda e: e < 0.01), (False, lambda e: e > 0.03)):
         perception, _, frame, T_after = _move_plate(distance_m, direction_deg, seed=0,
                                                     complete_round_slabs=complete, mug_away=True)
+        perception.config = dataclasses.replace(perception.config, icp_follow_passes=0)
         perception.update(frame, far)
         error_m = float(np.linalg.norm(perception.pose('plate')[:2, 3] - T_after[:2, 3]))
         assert within(error_m), (complete, error_m)
