@@ -318,7 +318,11 @@ class FollowMeter:
                 or p_tracked is None or self.actual_m is None:
             return
         self.frames += 1
-        if stamp_s is not None and stamp_s >= self.applied_s:
+        # A frame stamped at the very moment of the move was rendered before it: the loop
+        # applies a disturbance due at t at the start of the tick that begins at t, and
+        # renders at the end of the tick that ends at t (lab_tube_to_slot_4 seed 3: the
+        # rack moved at 4.134 s, the frame stamped 4.134 s shows it where it was).
+        if stamp_s is not None and stamp_s > self.applied_s:
             self.frames_showing += 1
         delta = np.asarray(p_tracked) - self.p_before
         self.moved_m = float(np.linalg.norm(delta))

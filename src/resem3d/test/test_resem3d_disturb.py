@@ -124,6 +124,11 @@ def test_follow_meter_counts_frames_until_80_percent():
     backwards.applied(1.0, np.array([0.1, 0.0, 0.0]), np.zeros(3), held=False)
     backwards.frame(1.1333, np.array([-0.2, 0.0, 0.0]), stamp_s=1.0667)
     assert backwards.to_json()['follow_s'] is None
+    same_ms = FollowMeter(planned, 'flask')        # rendered in the same ms, before the move
+    same_ms.applied(1.0, np.array([0.1, 0.0, 0.0]), np.zeros(3), held=False)
+    same_ms.frame(1.0667, np.zeros(3), stamp_s=1.0)
+    same_ms.frame(1.1333, np.array([0.1, 0.0, 0.0]), stamp_s=1.0667)
+    assert same_ms.to_json()['follow_frames_showing'] == 1
     untracked = FollowMeter(planned, None)
     untracked.applied(1.0, np.array([0.1, 0.0, 0.0]), None, held=False)
     untracked.frame(1.1, None)
