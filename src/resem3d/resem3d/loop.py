@@ -79,6 +79,9 @@ class LoopConfig:
         redetect_grid_coverage: Where ICP does not confirm it, the grid search's pose stands
             if it explains at least this fraction of the model (and ``redetect_min_gain``
             more than the last pose).
+        redetect_grid_free_before: ... and, for an object not on a slide joint, if the
+            camera sees through at least this fraction of its model at its last pose, half as
+            much at the grid's pose, and that explains ``redetect_min_gain`` more of it.
         keep_pose_margin: A tracked pose replaces the previous one only if it explains at
             least this much more of the model (see :meth:`Perception._keep_unless_better`).
         search_above_free_space: ... or when the camera sees through more than this fraction
@@ -127,6 +130,7 @@ class LoopConfig:
     redetect_min_confidence: float = 0.6
     redetect_min_gain: float = 0.25
     redetect_grid_coverage: float = 0.8
+    redetect_grid_free_before: float = 0.5
     keep_pose_margin: float = 0.05
     slide_search_step_m: float = 0.005
     search_above_free_space: float = 0.05
@@ -596,7 +600,10 @@ class Perception:
         allows that only for an object on a slide joint away from the gripper (a drawer slid out
         shows sides its model lacks, so ICP's fitness drops; the joint then keeps the pose on
         its axis): a free plate half hidden by a mug put down on it was "found" 7 cm off, and a
-        drawer front next to closed fingers 11 cm along itself. ``free_before``: that
+        drawer front next to closed fingers 11 cm along itself. A free object's grid pose stands
+        without ICP only where the camera sees through ``redetect_grid_free_before`` of its
+        model at the previous pose (it has left it: a hidden plate is not seen through), at most
+        half as much at the grid pose, and that explains ``redetect_min_gain`` more. ``free_before``: that
         seen-through fraction at the previous pose, where the caller has it (:meth:`update`
         does), else it is computed here.
 
@@ -713,18 +720,30 @@ class Perception:
                 # ICP can fail where the grid search did not: a drawer slid out shows its
                 # sides, which its model (the front seen when closed) lacks, so the fit's
                 # fitness, not its coverage, drops. The grid pose stands if it explains the
-                # model well enough by itself.
-                if not grid_only:
+                # model well enough by itself. So it does for a free object that has left
+                # its previous pose (the camera sees through most of it there) where the
+                # camera sees through at most half as much: a bowl moved 13 cm under a
+                # kettle pouring into it is half hidden at its new pose, and ICP's fit
+                # there is not confident.
+                left = frame is not None and free_before >= c.redetect_grid_free_before
+                if not grid_only and not left:
                     continue
                 grid_covered = self._coverages(name, cloud, [T], T_base_tool)[0]
-                if grid_covered >= max(covered + c.redetect_min_gain,
-                                       c.redetect_grid_coverage):
+                if grid_only:
+                    need = max(covered + c.redetect_min_gain, c.redetect_grid_coverage)
+                else:
+                    need = covered + c.redetect_min_gain
+                    if self._free_space(name, frame, T) > 0.5 * free_before:
+                        continue
+                if grid_covered >= need:
                     track.T_base_obj = T
                     track.status = type(track.status).TRACKING
                     result = TrackResult(name, TrackStatus.TRACKING, T.copy(), grid_covered,
                                          grid_covered, stamp_s=stamp_s,
                                          reason='re-detected by the grid search (ICP not '
-                                                'confident)')
+                                                'confident)' + ('' if grid_only else
+                                                               '; its last pose seen '
+                                                               'through'))
                     self.redetections[name] = self.redetections.get(name, 0) + 1
                     break
         if result is None:
