@@ -285,12 +285,12 @@ def test_a_drawer_moved_next_to_the_hand_is_followed_where_the_camera_sees_throu
 
 # --------------------------------------------------------------------- free space
 
-def _move_plate(distance_m, direction_deg, seed=7, complete_round_slabs=True, mug_away=False):
-    """(perception tracking the plate of household_mug_to_plate at ``seed``, its pose before,
-    the frame after it was moved by ``distance_m`` towards ``direction_deg``, its pose after).
-    ``complete_round_slabs``: the tracker's option (a plate partly hidden at grounding gets a
-    whole-disc model). ``mug_away``: the mug is taken out of the scene after grounding (it is
-    carried when the plate is moved in the closed loop)."""
+def _move_object(task, seed, obj, shift_m, complete_round_slabs=True, config=None,
+                 taken_away=()):
+    """(environment, perception tracking ``obj`` of ``task`` at ``seed`` as grounded in the
+    first frame, its pose before, the frame after it was moved by ``shift_m`` (x, y, z) [m]).
+    ``complete_round_slabs``: the tracker's option. ``config``: the loop's (default
+    :class:`LoopConfig`). ``taken_away``: objects moved out of the scene after grounding."""
     import resem3d_sim  # noqa: F401  (headless GL before mujoco)
     from resem3d_perception import depth_to_cloud
     from resem3d_perception.config import PerceptionConfig
@@ -298,25 +298,37 @@ def _move_plate(distance_m, direction_deg, seed=7, complete_round_slabs=True, mu
     from resem3d_sim.tasks import Disturbance, TaskEnv
 
     from resem3d.config import find_config_dir
-    env = TaskEnv.build(get_task('household_mug_to_plate'), seed)
+    env = TaskEnv.build(get_task(task), seed)
     with env.camera() as camera:
         frame = camera.render()
     tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
     tracker = dataclasses.replace(tracker, complete_round_slabs=complete_round_slabs)
-    perception = Perception(tracker, LoopConfig())
-    labels = [i for i, label in enumerate(frame.labels) if label.startswith('plate/')]
+    perception = Perception(tracker, config or LoopConfig())
+    labels = [i for i, label in enumerate(frame.labels) if label.startswith(obj + '/')]
     seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam,
                           mask=np.isin(frame.part_mask, labels))
-    T_before = env.pose('plate')
-    perception.ground('plate', seen.points_base.astype(float), T_before, frame.stamp_s,
+    T_before = env.pose(obj)
+    perception.ground(obj, seen.points_base.astype(float), T_before, frame.stamp_s,
                       frame.T_base_cam[:3, 3])
-    angle = math.radians(direction_deg)
-    if mug_away:
-        env.apply(Disturbance(0.0, 'move_object', 'mug', (0.0, 3.0, 0.0)))
-    env.apply(Disturbance(0.0, 'move_object', 'plate',
-                          (distance_m * math.cos(angle), distance_m * math.sin(angle), 0.0)))
+    for other in taken_away:
+        env.apply(Disturbance(0.0, 'move_object', other, (0.0, 3.0, 0.0)))
+    env.apply(Disturbance(0.0, 'move_object', obj, tuple(shift_m)))
     with env.camera() as camera:
         frame = camera.render()
+    return env, perception, T_before, frame
+
+
+def _move_plate(distance_m, direction_deg, seed=7, complete_round_slabs=True, mug_away=False):
+    """(perception tracking the plate of household_mug_to_plate at ``seed``, its pose before,
+    the frame after it was moved by ``distance_m`` towards ``direction_deg``, its pose after).
+    ``complete_round_slabs``: the tracker's option (a plate partly hidden at grounding gets a
+    whole-disc model). ``mug_away``: the mug is taken out of the scene after grounding (it is
+    carried when the plate is moved in the closed loop)."""
+    angle = math.radians(direction_deg)
+    env, perception, T_before, frame = _move_object(
+        'household_mug_to_plate', seed, 'plate',
+        (distance_m * math.cos(angle), distance_m * math.sin(angle), 0.0),
+        complete_round_slabs=complete_round_slabs, taken_away=('mug',) if mug_away else ())
     return perception, T_before, frame, env.pose('plate')
 
 
@@ -409,29 +421,13 @@ def test_an_object_that_left_its_pose_is_found_by_the_grid_where_icp_is_not_conf
     the kettle hides half of it (here: the bowl's left half of the image shows a surface 10 cm
     nearer), and ICP's fit there is not confident. The grid's pose stands (with the rule off,
     the search finds nothing and the bowl was followed a frame later)."""
-    import resem3d_sim  # noqa: F401  (headless GL before mujoco)
     from resem3d_perception import depth_to_cloud
-    from resem3d_perception.config import PerceptionConfig
-    from resem3d_sim.catalog import get_task
-    from resem3d_sim.tasks import Disturbance, TaskEnv
-
-    from resem3d.config import find_config_dir
     far = _tool_at([0.3, 0.0, 0.6])
-    tracker = PerceptionConfig.from_yaml(find_config_dir(None) / 'perception.yaml').tracker
     for free_before, found in ((LoopConfig().redetect_grid_free_before, True), (1.01, False)):
-        env = TaskEnv.build(get_task('household_pour_kettle'), 1)
-        with env.camera() as camera:
-            frame = camera.render()
-        perception = Perception(tracker, LoopConfig(redetect_grid_free_before=free_before))
+        env, perception, T_before, frame = _move_object(
+            'household_pour_kettle', 1, 'bowl', (-0.0844, 0.0966, 0.0),
+            config=LoopConfig(redetect_grid_free_before=free_before))
         labels = [i for i, label in enumerate(frame.labels) if label.startswith('bowl/')]
-        seen = depth_to_cloud(frame.depth_m, frame.intrinsics, frame.T_base_cam,
-                              mask=np.isin(frame.part_mask, labels))
-        T_before = env.pose('bowl')
-        perception.ground('bowl', seen.points_base.astype(float), T_before, frame.stamp_s,
-                          frame.T_base_cam[:3, 3])
-        env.apply(Disturbance(0.0, 'move_object', 'bowl', (-0.0844, 0.0966, 0.0)))
-        with env.camera() as camera:
-            frame = camera.render()
         bowl = np.isin(frame.part_mask, labels)
         columns = np.flatnonzero(bowl.any(axis=0))
         bowl[:, (columns.min() + columns.max()) // 2:] = False
