@@ -478,6 +478,8 @@ class Perception:
             if new < covered:
                 track.T_base_obj = T_from
                 break
+            # (The track's velocity is now zero: its previous pose has this frame's stamp.
+            # After a jump that is the safer prediction.)
             result, covered = candidate, new
             if float(np.linalg.norm(track.T_base_obj[:3, 3] - T_from[:3, 3])) \
                     <= c.icp_follow_step_m:
@@ -603,9 +605,9 @@ class Perception:
         drawer front next to closed fingers 11 cm along itself. A free object's grid pose stands
         without ICP only where the camera sees through ``redetect_grid_free_before`` of its
         model at the previous pose (it has left it: a hidden plate is not seen through), at most
-        half as much at the grid pose, and that explains ``redetect_min_gain`` more. ``free_before``: that
-        seen-through fraction at the previous pose, where the caller has it (:meth:`update`
-        does), else it is computed here.
+        half as much at the grid pose, and that explains ``redetect_min_gain`` more.
+        ``free_before``: that seen-through fraction at the previous pose, where the caller has
+        it (:meth:`update` does), else it is computed here.
 
         Returns:
             The confirmed track result, or None (the track keeps its last pose).
