@@ -625,6 +625,7 @@ class Perception:
             free_before = 0.0
         elif free_before is None:
             free_before = self._free_space(name, frame, T0)
+        seen_half = 0.5 * free_before       # "half as much seen through" (both rules below)
         model = track.model_points_obj
         model = model[::max(1, len(model) // 150)]
         P = model @ T0[:3, :3].T + T0[:3, 3]
@@ -699,6 +700,7 @@ class Perception:
                 track.T_base_obj = T
                 candidate = track.update(cloud, stamp_s, T_base_tool)
                 free_new = None                   # seen-through fraction at the candidate
+                free_grid = None                  # ... and at the grid's pose
                 if candidate.ok and frame is not None:
                     free_new = self._free_space(name, frame, track.T_base_obj)
                     free_grid = self._free_space(name, frame, T)
@@ -715,7 +717,7 @@ class Perception:
                         candidate.confidence >= c.redetect_min_confidence) or (
                         free_new is not None and gain >= -c.keep_pose_margin and
                         free_before > c.search_above_free_space and
-                        free_new <= 0.5 * free_before):
+                        free_new <= seen_half):
                     result = candidate
                     self.redetections[name] = self.redetections.get(name, 0) + 1
                     break
@@ -735,7 +737,9 @@ class Perception:
                     need = max(covered + c.redetect_min_gain, c.redetect_grid_coverage)
                 else:
                     need = covered + c.redetect_min_gain
-                    if self._free_space(name, frame, T) > 0.5 * free_before:
+                    if free_grid is None:
+                        free_grid = self._free_space(name, frame, T)
+                    if free_grid > seen_half:
                         continue
                 if grid_covered >= need:
                     track.T_base_obj = T
