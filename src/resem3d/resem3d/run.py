@@ -35,7 +35,7 @@ import numpy as np
 
 from .disturb import HELD_WAIT_MAX_S, HELD_WAIT_STEP_S, DisturbSpecError, FollowMeter, \
     disturbance_time, held_object_clear, moved_on_approach, parse_disturb, plan_disturbance
-from .loop import ClosedLoop, LoopConfig, Perception, Progress, SlideJoint, percentile
+from .loop import ClosedLoop, LoopConfig, Progress, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
 from .regions import reframe
 from .plan import (CommandError, PlanOptions, _failed_component, _failure_reason,
@@ -245,8 +245,10 @@ class _Run:
             env = self.env = TaskEnv.build(self.spec, self.seed)
             if self.client_options['backend'] != 'replay':
                 self.transcript = Transcript.open(self.outputs.transcript_dir)
-            self.loop = ClosedLoop(env, Perception(self.perception_config.tracker, LoopConfig()),
-                                   LoopConfig(), on_frame=self._on_frame)
+            from resem3d_perception.scene_tracker import SceneTracker
+            tracker = SceneTracker(self.perception_config.tracker,
+                                   self.perception_config.scene_tracking)
+            self.loop = ClosedLoop(env, tracker, LoopConfig(), on_frame=self._on_frame)
             self.outputs.start({'task': self.spec.name, 'seed': self.seed,
                                 'instruction': self.instruction,
                                 'camera_hz': self.loop.config.camera_hz})
@@ -389,8 +391,8 @@ class _Run:
         for obj in objects:
             points = _object_points(observation, self.store, obj)
             try:
-                loop.perception.ground(obj, points, self.store.frames[obj], stamp_s,
-                                       observation.cloud.camera_position_base)
+                loop.perception.ground(obj, points, self.store.frames[obj], stamp_s=stamp_s,
+                                       camera_base=observation.cloud.camera_position_base)
             except TrackingError as error:
                 raise _Abort(f'tracking: cannot track {obj}: {error}') from None
         self._track_slides()
@@ -400,6 +402,7 @@ class _Run:
         """Tell perception which tracked objects slide in which (a drawer in its cabinet):
         the articulation is part of the object's description, like its name, and is read
         here from the simulated object's joint (its axis, travel and zero)."""
+        from resem3d_perception.slide_joint import SlideJoint
         loop = self.loop
         assert loop is not None
         tracked = set(loop.perception.names)

@@ -4,7 +4,8 @@ RGB-D frames become point clouds in the robot base frame (:mod:`.cloud`), part m
 segment-anything or the simulator's ground truth (:mod:`.segmenters`, :mod:`.masks`), numbered
 visual marks and label grids for the MLLM (:mod:`.marks`), 3D parts and refined regions in
 their object's frame (:mod:`.parts`), and 6-DoF object poses tracked every frame
-(:mod:`.tracking`).
+(:mod:`.tracking`), kept trustworthy and following by :mod:`.scene_tracker` (with
+:mod:`.depth_checks`, :mod:`.object_search`, :mod:`.slide_joint`, :mod:`.held_pivot`).
 
 The perception node (:mod:`.node`, the only module that imports ROS) is a thin adapter over
 :mod:`.service` (frames paired by :mod:`.frame_sync`, objects tracked by :mod:`.scene_tracker`)

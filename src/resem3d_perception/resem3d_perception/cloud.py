@@ -401,6 +401,27 @@ class Cloud:
         offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
         return offsets + np.arange(total)
 
+    def points_in_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """(M, 3) float64 points inside the axis-aligned box ``[lo, hi]`` (base frame, m).
+
+        Only the points of the pixel rectangle the box's corners project to are tested
+        (:meth:`crop_pixels`): a few thousand rather than the whole frame. A box reaching
+        behind the camera, or a voxel-downsampled cloud (not in pixel order), tests every
+        point.
+        """
+        points = self.points_base
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                            for z in (lo[2], hi[2])])
+        uv, z = project_base_points(corners, self.intrinsics, self.T_base_cam)
+        if np.all(z > 1e-3) and self.voxel_size_m is None:
+            u0, v0 = np.floor(uv.min(axis=0)).astype(int)
+            u1, v1 = np.ceil(uv.max(axis=0)).astype(int) + 1
+            points = points[self.crop_pixels(u0, v0, u1, v1)]
+        keep = (points[:, 0] >= lo[0]) & (points[:, 0] <= hi[0])
+        for axis in (1, 2):
+            keep &= (points[:, axis] >= lo[axis]) & (points[:, axis] <= hi[axis])
+        return points[keep].astype(float)
+
     def to_open3d(self) -> Any:
         """An ``open3d.geometry.PointCloud`` of the points (float64 copy; colours if any)."""
         import open3d as o3d

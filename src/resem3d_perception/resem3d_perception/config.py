@@ -14,6 +14,8 @@ parameter dataclass of one module:
 ``grid``        :class:`~resem3d_perception.marks.GridConfig`
 ``parts``       :class:`PartConfig` (keyword arguments of :func:`~.parts.part_from_mask`)
 ``tracker``     :class:`~resem3d_perception.tracking.TrackerConfig`
+``scene_        :class:`~resem3d_perception.scene_tracker.SceneTrackingConfig` (the checks,
+tracking``      searches and follow passes around the tracker)
 ==============  ==========================================================================
 
 Missing keys keep their defaults; unknown keys are errors.
@@ -85,6 +87,11 @@ def _tracker_config() -> Any:
     return TrackerConfig()
 
 
+def _scene_tracking_config() -> Any:
+    from .scene_tracker import SceneTrackingConfig     # (imports the tracker: open3d)
+    return SceneTrackingConfig()
+
+
 @dataclass(frozen=True)
 class PerceptionConfig:
     """Every perception parameter (one attribute per section, see the module docstring)."""
@@ -98,6 +105,7 @@ class PerceptionConfig:
     grid: GridConfig = field(default_factory=GridConfig)
     parts: PartConfig = field(default_factory=PartConfig)
     tracker: Any = field(default_factory=_tracker_config)
+    scene_tracking: Any = field(default_factory=_scene_tracking_config)
 
     def __post_init__(self) -> None:
         if self.segmenter not in SEGMENTER_NAMES:
@@ -111,6 +119,7 @@ class PerceptionConfig:
         Raises:
             PerceptionInputError: For unknown sections or keys and invalid values.
         """
+        from .scene_tracker import SceneTrackingConfig
         from .segmenters.sam import SamConfig
         from .tracking import TrackerConfig
         mapping = {} if mapping is None else mapping
@@ -121,7 +130,8 @@ class PerceptionConfig:
                     'masks': MaskFilterConfig.from_mapping, 'marks': MarkStyle.from_mapping,
                     'grid': GridConfig.from_mapping,
                     'parts': lambda m: config_from_mapping(PartConfig, m),
-                    'tracker': TrackerConfig.from_mapping}
+                    'tracker': TrackerConfig.from_mapping,
+                    'scene_tracking': lambda m: config_from_mapping(SceneTrackingConfig, m)}
         unknown = sorted(set(mapping) - set(builders) - {'segmenter'})
         if unknown:
             raise PerceptionInputError(f'unknown perception config sections {unknown}; known: '

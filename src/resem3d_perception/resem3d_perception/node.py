@@ -26,7 +26,6 @@ from resem3d_constraints.ros_types import RclpyMessageTypes
 from resem3d_perception import ros_conversions as conv
 from resem3d_perception.config import PerceptionConfig
 from resem3d_perception.errors import PerceptionError
-from resem3d_perception.scene_tracker import SceneTrackingConfig
 from resem3d_perception.service import (load_system_regions, NODE_PARAMETERS,
                                         PerceptionService, ServiceConfig)
 
@@ -48,8 +47,7 @@ class PerceptionNode(Node):
                   else None)
         self.core = PerceptionService(config, ServiceConfig(
             sync_tolerance_s=p['sync_tolerance_s'], scene=p['scene'],
-            sync_labels=config.segmenter == 'sim',
-            tracking=SceneTrackingConfig(p['keep_pose_margin'], p['gripper_gate_m'])),
+            sync_labels=config.segmenter == 'sim'),
             system_regions=system)
         self.last_track_ns = 0
         self.tf_buffer = Buffer()

@@ -17,8 +17,9 @@ plain Python (the node converts messages and calls it):
   the measured points of the marks its regions cover in that observation (the regions' points
   projected into the image land on those marks' masks), or, if that observation is gone, the
   regions' own points;
-* **track** (fast path, every frame): the frame's cloud updates every grounded object's pose
-  (:class:`~resem3d_perception.scene_tracker.SceneTracker`);
+* **track** (fast path, every frame): the frame's depth image updates every grounded object's
+  pose (:class:`~resem3d_perception.scene_tracker.SceneTracker`: ICP, hysteresis, the gripper
+  gate, and a search for an object someone moved out of ICP's reach);
 * **regions**: the grounded regions with their objects' current poses, plus the regions the
   system knows without perception (e.g. the table top, :func:`load_system_regions`), as a
   :class:`resem3d_constraints.ros_conversions.RegionSet`.
@@ -34,7 +35,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -45,12 +46,13 @@ from resem3d_constraints.ros_conversions import PlacedRegion, RegionSet
 
 from .cloud import Cloud, Intrinsics, check_rigid, depth_to_cloud, project_base_points
 from .config import PerceptionConfig
+from .depth_checks import DepthImage
 from .errors import EmptyRegionError, PerceptionError, PerceptionInputError
 from .frame_sync import CameraFrame, FrameSync
 from .marks import MarkedImage, draw_marks
 from .masks import postprocess_masks
 from .parts import Part, part_from_mask, region_in_object_frame
-from .scene_tracker import SceneTracker, SceneTrackingConfig
+from .scene_tracker import SceneTracker
 from .segmenters import Segmenter, make_segmenter
 from .tracking import TrackResult
 
@@ -70,8 +72,7 @@ NODE_PARAMETERS = {
     'observe_service': '/resem3d/observe', 'base_frame': 'fr3_link0',
     'tool_frame': 'fr3_hand_tcp', 'camera_frame': 'camera_color_optical_frame',
     'depth_unit_m': 0.001, 'sync_tolerance_s': 0.02, 'track_rate_hz': 15.0,
-    'cloud_stride_px': 2, 'tf_timeout_s': 0.05, 'keep_pose_margin': 0.05,
-    'gripper_gate_m': 0.05,
+    'cloud_stride_px': 2, 'tf_timeout_s': 0.05,
 }
 
 
@@ -90,7 +91,6 @@ class ServiceConfig:
         min_model_points: Fewest model points taken from marks before falling back to the
             regions' own points.
         scene: Simulated scene ``task@seed`` (lets an oracle answer); '' on a robot.
-        tracking: Checks around the tracker.
     """
 
     sync_tolerance_s: float = 0.02
@@ -100,7 +100,6 @@ class ServiceConfig:
     min_mark_hits: int = 3
     min_model_points: int = 50
     scene: str = ''
-    tracking: SceneTrackingConfig = field(default_factory=SceneTrackingConfig)
 
     def __post_init__(self) -> None:
         for name in ('history', 'min_mark_hits', 'min_model_points', 'queue_size'):
@@ -237,7 +236,7 @@ class PerceptionService:
         self.segmenter = segmenter if segmenter is not None else \
             make_segmenter(config.segmenter_config())
         self.sync = FrameSync(s.sync_tolerance_s, s.queue_size, s.sync_labels)
-        self.tracker = SceneTracker(config.tracker, s.tracking)
+        self.tracker = SceneTracker(config.tracker, config.scene_tracking)
         self._lock = threading.Lock()
         self._history: OrderedDict[int, PerceivedFrame] = OrderedDict()
         self._grounded: dict[str, _Grounded] = {}
@@ -437,8 +436,9 @@ class PerceptionService:
             if not self.tracker.names:
                 self._tracked_stamp_ns = frame.stamp_ns
                 return {}
-            cloud = depth_to_cloud(frame.depth_m, frame.intrinsics, T_base_cam)
-            results = self.tracker.update(cloud, frame.stamp_s, T_base_tool)
+            depth = DepthImage(frame.depth_m, frame.intrinsics, check_rigid(T_base_cam,
+                               'T_base_cam'), frame.stamp_s)
+            results = self.tracker.update(depth, T_base_tool)
             self._tracked_stamp_ns = frame.stamp_ns
             return results
 

@@ -276,6 +276,20 @@ def test_crop_pixels_equals_brute_force() -> None:
         np.testing.assert_array_equal(cloud.crop_pixels(u0, v0, u1, v1), expected)
 
 
+def test_points_in_box_equals_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    depth = rng.uniform(0.5, 1.5, size=K.shape).astype(np.float32)
+    cloud = depth_to_cloud(depth, K, T_BASE_CAM)
+    points = cloud.points_base.astype(float)
+    centre = points.mean(axis=0)
+    for half in (0.05, 0.2, 5.0):
+        lo, hi = centre - half, centre + half
+        expected = points[np.all((points >= lo) & (points <= hi), axis=1)]
+        found = cloud.points_in_box(lo, hi)
+        assert found.dtype == np.float64 and len(found) > 0
+        np.testing.assert_array_equal(found, expected)
+
+
 def test_helpers() -> None:
     T = pose((0.3, -1.2, 0.5), (0.1, 0.2, 0.3))
     np.testing.assert_allclose(invert_rigid(T) @ T, np.eye(4), atol=1e-12)

@@ -29,6 +29,9 @@ def test_sections_override_defaults_and_feed_the_segmenter_factory():
     assert config.masks.min_area_frac == 0.001 and config.segmenter == 'sam'
     assert config.segmenter_config()['sam']['checkpoint'] == '/models/sam.pth'
     assert config.camera.width == 640
+    tracking = PerceptionConfig.from_mapping({'scene_tracking': {'redetect_radius_m': 0.3}})
+    assert tracking.scene_tracking.redetect_radius_m == 0.3
+    assert tracking.scene_tracking.icp_follow_passes == 3
 
 
 @pytest.mark.parametrize('mapping,match', [
@@ -36,6 +39,8 @@ def test_sections_override_defaults_and_feed_the_segmenter_factory():
     ({'segmenter': 'fastsam'}, "segmenter: unknown 'fastsam'"),
     ({'masks': {'min_area': 1}}, 'unknown MaskFilterConfig keys'),
     ({'parts': {'erode_px': -1}}, 'erode_px must be >= 0'),
+    ({'scene_tracking': {'search_radius_m': 0.3}}, 'unknown SceneTrackingConfig keys'),
+    ({'scene_tracking': {'icp_follow_passes': -1}}, 'icp_follow_passes must be an integer >= 0'),
 ])
 def test_bad_sections_are_one_line_errors(mapping, match):
     with pytest.raises(PerceptionInputError, match=match) as info:

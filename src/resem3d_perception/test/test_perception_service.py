@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -108,7 +110,8 @@ def test_sim_segmenter_without_labels_is_a_clear_error(config):
 
 
 def test_ground_then_track_a_moving_box(config):
-    service = box_service(config, tracking=SceneTrackingConfig(keep_pose_margin=0.0))
+    config = dataclasses.replace(config, scene_tracking=SceneTrackingConfig(keep_pose_margin=0.0))
+    service = box_service(config)
     scene, _ = feed(service, 100 * MS)
     perceived = service.observe(scene.T_base_cam)
     grounded = grounded_regions(perceived, 100 * MS)
@@ -129,6 +132,21 @@ def test_ground_then_track_a_moving_box(config):
     service.ground([])
     assert service.region_set('fr3_link0').regions == {}
     assert service.tracker.names == []
+
+
+def test_a_box_moved_out_of_icp_reach_is_followed_in_one_frame(config):
+    """Someone moves the box 15 cm between two frames (the node's tracking path): the
+    tracker searches for it and the regions follow it in that frame."""
+    service = box_service(config)
+    scene, _ = feed(service, 100 * MS)
+    grounded = grounded_regions(service.observe(scene.T_base_cam), 100 * MS)
+    service.ground(grounded)
+    _, frame = feed(service, 167 * MS, 0.65)
+    assert service.track(frame, scene.T_base_cam)['box'].ok
+    moved = service.region_set('fr3_link0').T_frame_obj['box'][:3, 3] - \
+        grounded[0].T_frame_obj[:3, 3]
+    np.testing.assert_allclose(moved, (0.15, 0.0, 0.0), atol=0.01)
+    assert service.tracker.redetections == {'box': 1}
 
 
 def test_grounding_without_the_observation_uses_the_region_points(config):
