@@ -44,7 +44,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .cloud import Cloud, depth_to_cloud, invert_rigid
-from .depth_checks import see_through_mask
+from .depth_checks import depth_cost, see_through_mask
 from .errors import PerceptionInputError
 from .held_pivot import pivot_held
 from .object_search import search_offsets
@@ -85,7 +85,10 @@ class SceneTrackingConfig:
             those scoring within this much of the window's best score.
         icp_slide_free_margin: The pose ICP confirms a search's candidate at is replaced by the
             candidate's own when the camera sees through this fraction more of the model there
-            (ICP slides a flat plate back part of the way).
+            (ICP slides a flat plate back part of the way) ...
+        icp_slide_depth_margin_m: ... or when the model's mean depth residual there
+            (:func:`.depth_cost`, capped at the tracker's ``inlier_m`` x 2) is this much
+            larger [m].
         redetect_every_frames: After a search that found nothing, an object is searched for
             again after this many frames, or at once if even less of it is seen ...
         redetect_moved_retries: ... or, when the camera sees through more than
@@ -135,6 +138,7 @@ class SceneTrackingConfig:
     redetect_refine_rounds: int = 4
     redetect_refine_slack: float = 0.005
     icp_slide_free_margin: float = 0.02
+    icp_slide_depth_margin_m: float = 0.0005
     redetect_every_frames: int = 15
     redetect_moved_retries: int = 3
     redetect_min_confidence: float = 0.6
@@ -569,6 +573,16 @@ class SceneTracker:
                                    self.config.free_space_margin_m)
         return float(through.mean()) if len(through) else 0.0
 
+    def _depth_residual(self, name: str, depth: Any, T_base_obj: np.ndarray,  # noqa: N803
+                        cap_m: float) -> float:
+        """Mean projective depth residual [m] of ``name``'s model at ``T_base_obj``
+        (:func:`.depth_cost`, each point's capped at ``cap_m``; ``cap_m`` without any point
+        on valid depth)."""
+        model = self.tracker.tracks[name].model_points_obj
+        model = model[::max(1, len(model) // _SCORE_POINTS)]
+        residual = depth_cost(model @ T_base_obj[:3, :3].T + T_base_obj[:3, 3], depth, cap_m)[0]
+        return cap_m if residual is None else residual
+
     # ------------------------------------------------------------------ follow
     def _icp_follow(self, name: str, cloud: Cloud, stamp_s: float | None,
                     T_base_tool: np.ndarray | None, result: TrackResult,  # noqa: N803
@@ -689,10 +703,19 @@ class SceneTracker:
             if candidate.ok and depth is not None:
                 free_new = self.free_space(name, depth, track.T_base_obj)
                 free_grid = self.free_space(name, depth, T)
-                if free_new > free_grid + c.icp_slide_free_margin:
-                    # ICP slid a flat object back part of the way (its disc still lies on
-                    # the moved one within the inlier distance): the camera sees through
-                    # the model there more than at the grid's pose, which stands.
+                # ICP slid a flat object back part of the way (its disc still lies on the
+                # moved one within the inlier distance): the camera sees through the model
+                # there more than at the grid's pose. Or ICP slid off to a pose that fits the
+                # depth image worse (a flask moved 6.3 cm under a pouring beaker: from the
+                # grid's pose, 0.1 cm off, ICP, pulled by the beaker's points in its crop,
+                # went 1.8 cm off; mean depth residual 2.7 mm there, 1.8 mm at the grid's).
+                # Either way the grid's pose stands.
+                slid_through = free_new > free_grid + c.icp_slide_free_margin
+                cap_m = 2.0 * track.config.inlier_m
+                residual_icp = self._depth_residual(name, depth, track.T_base_obj, cap_m)
+                residual_grid = self._depth_residual(name, depth, T, cap_m)
+                slid_off = residual_icp > residual_grid + c.icp_slide_depth_margin_m
+                if slid_through or slid_off:
                     track.T_base_obj = T.copy()
                     candidate = dataclasses.replace(candidate, T_base_obj=T.copy())
                     free_new = free_grid

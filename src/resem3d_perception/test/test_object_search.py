@@ -53,3 +53,19 @@ def test_beyond_the_search_radius_or_with_an_empty_support_nothing_is_proposed()
     gone = box_scene(_box(5.0, 0.0))                    # only the table: nothing at its heights
     cloud = depth_to_cloud(gone.depth_m, gone.intrinsics, gone.T_base_cam)
     assert list(search_offsets(_model_base(), cloud, None, config)) == []
+
+
+def test_a_thin_slab_is_searched_among_the_points_of_its_top():
+    """A slab 4 mm thick (a plate's top surface): its model's heights less the support's 5 mm
+    left no point of it to score against; at least its top 3 mm are searched among."""
+    size = (0.12, 0.12, 0.004)
+    seen = box_scene(_box(0.5, 0.0), size)
+    cloud = depth_to_cloud(seen.depth_m, seen.intrinsics, seen.T_base_cam)
+    model = cloud.points_base[seen.part_mask.ravel()[cloud.pixel_index] == 1].astype(float)
+    assert model[:, 2].max() - model[:, 2].min() < 0.005
+    moved = box_scene(_box(0.5, 0.1), size)
+    cloud = depth_to_cloud(moved.depth_m, moved.intrinsics, moved.T_base_cam)
+    depth = DepthImage(moved.depth_m, moved.intrinsics, moved.T_base_cam, 0.1)
+    offsets = list(search_offsets(model[::max(1, len(model) // 150)], cloud, depth,
+                                  SceneTrackingConfig()))
+    assert offsets and np.linalg.norm(offsets[0] - (0.0, 0.1)) < 0.01
