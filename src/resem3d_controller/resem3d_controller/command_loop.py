@@ -315,7 +315,10 @@ class CommandLoop:
         ``received_s``; they refresh the targets' age.
 
         A non-finite or malformed pose makes the whole update invalid: it is dropped and the
-        arm stops until a valid one arrives.
+        arm stops until a valid one arrives. The pose of an object the gripper holds is not
+        taken: it moves with the tool from the grasp on (the perception node, told of no
+        grasp, keeps the pose it had next to the hand, which would re-anchor the grasp there
+        at every update and leave the carried object behind).
         """
         try:
             poses = {frame: check_pose(f'pose of {frame!r}', T)
@@ -329,7 +332,8 @@ class CommandLoop:
         if new_regions:
             scene.regions = {**scene.regions, **new_regions}
         for frame, T in poses.items():
-            scene.set_object_pose(frame, T)
+            if frame not in scene.held:
+                scene.set_object_pose(frame, T)
         self.regions_stamp_s = received_s
 
     def set_gripper_width(self, width_m: float) -> None:

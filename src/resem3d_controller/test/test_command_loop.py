@@ -295,8 +295,18 @@ def test_a_grasp_attaches_the_object_at_the_tool_and_a_move_releases_it(robot):
     rig.loop.set_gripper_width(0.03)
     rig.loop.gripper_result(True, 'grasp')
     assert rig.loop.scene.held == frozenset({'cup'}) and rig.loop.scene.gripper_grasping
+    # Carried 10 cm up: perception still reports the pose it kept next to the hand; the held
+    # cup moves with the tool all the same.
+    lifted = T_tool.copy()
+    lifted[2, 3] += 0.1
+    rig.loop.scene.T_base_tool = lifted
+    rig.loop.set_regions({'cup/body': region}, {'cup': T_cup}, rig.t_s)
+    np.testing.assert_allclose(rig.loop.scene.object_pose('cup')[:3, 3],
+                               T_cup[:3, 3] + [0.0, 0.0, 0.1], atol=1e-9)
     rig.loop.gripper_result(True, 'move')
     assert rig.loop.scene.held == frozenset() and not rig.loop.scene.gripper_grasping
+    rig.loop.set_regions({'cup/body': region}, {'cup': T_cup}, rig.t_s)   # released: taken
+    np.testing.assert_allclose(rig.loop.scene.object_pose('cup'), T_cup, atol=1e-9)
     rig.loop.set_gripper_width(0.001)                     # closed on air: no grasp
     rig.loop.gripper_result(True, 'grasp')
     assert rig.loop.scene.held == frozenset() and not rig.loop.scene.gripper_grasping
