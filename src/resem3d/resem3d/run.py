@@ -303,7 +303,7 @@ class _Run:
                 self.spec.name, self.seed, observation, self.client,
                 instruction=self.options.instruction, transcript=self.transcript,
                 config=self.settings.engine, store=self.store,
-                perception_s=perceived - start)
+                perception_s=perceived - start, on_grounded=self._frames_before_programs)
         except ReasoningFailure as failure:
             self.planning_s = time.perf_counter() - start
             return False, f'{failure.step}: {_failure_reason(failure)}', 'plan'
@@ -356,6 +356,13 @@ class _Run:
             self.amodal_shifts[name] = {'shape': fitted.shape,
                                         'shift_m': round(fitted.shift_m, 4)}
 
+    def _frames_before_programs(self, store: Any, stats: Any) -> None:
+        """The engine's hook between grounding a subtask and writing its program: oracle runs
+        take the simulator's object frames there (:meth:`_align_frames`), so that a program's
+        object-frame offsets are checked (``check_workspace``) where they will be run."""
+        assert store is self.store
+        self._align_frames(list(store.frames), stats.from_oracle)
+
     def _align_frames(self, objects: list[str], from_oracle: bool) -> None:
         """With oracle answers, give each grounded object the simulator's object frame (its
         pose at grounding) instead of the frame estimated from its visible points.
@@ -375,6 +382,8 @@ class _Run:
             if obj not in self.env.objects or obj not in self.store.frames:
                 continue
             T_new = self.env.pose(obj)
+            if np.array_equal(T_new, self.store.frames[obj]):
+                continue                  # aligned already (before its program was written)
             T_new_old = np.linalg.inv(T_new) @ self.store.frames[obj]
             for name, grounded in list(self.store.regions.items()):
                 if name.split('/', 1)[0] == obj:
@@ -454,7 +463,8 @@ class _Run:
         old_regions = dict(self.store.regions)
         client = self.client if self.transcript is None else \
             RecordingClient(self.client, transcript=self.transcript)
-        engine = ReasoningEngine(client, self.settings.engine)
+        engine = ReasoningEngine(client, self.settings.engine,
+                                 on_grounded=self._frames_before_programs)
         entry = {'subtask': index, 't_s': round(loop.t_s, 4), 'objects': objects}
         try:
             result = engine.reground(self.instruction, self.plan.plan, index, observation,

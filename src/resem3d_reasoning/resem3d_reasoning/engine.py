@@ -169,12 +169,19 @@ class ReasoningEngine:
     Args:
         client: Any :class:`~resem3d_reasoning.client.MllmClient`.
         config: Bounds and parameters.
+        on_grounded: Called with the store and the statistics after a subtask's regions are
+            grounded and before its program is written and checked against them (``resem3d
+            run`` gives oracle runs the simulator's object frames there, so that a program is
+            checked in the frames it runs in).
     """
 
-    def __init__(self, client: MllmClient, config: EngineConfig | None = None) -> None:
+    def __init__(self, client: MllmClient, config: EngineConfig | None = None, *,
+                 on_grounded: Callable[[GroundingStore, StepStats], None] | None = None
+                 ) -> None:
         self.client = client
         self.config = config if config is not None else EngineConfig()
         self.stats = StepStats()
+        self.on_grounded = on_grounded
 
     # ------------------------------------------------------------------ one question
     def ask(self, step: str, build: Callable[[str | None], MllmRequest],
@@ -334,6 +341,8 @@ class ReasoningEngine:
         """Ground the missing regions of subtask ``index`` and write its program."""
         spec = plan.subtasks[index]
         flows = self.ground(instruction, spec, observation, store)
+        if self.on_grounded is not None:
+            self.on_grounded(store, self.stats)
         program = self.program(instruction, plan, index, observation, store)
         return SubtaskResult(spec, program, flows)
 

@@ -12,6 +12,7 @@ validated program, the grounded regions, the model calls per step and the timing
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +149,9 @@ def plan_task(task: str, seed: int, client: MllmClient, *, instruction: str | No
 def plan_observation(task: str, seed: int, observation: Observation, client: MllmClient, *,
                      instruction: str | None = None, transcript: Any = None,
                      config: EngineConfig | None = None, store: GroundingStore | None = None,
-                     perception_s: float = 0.0) -> PlanResult:
+                     perception_s: float = 0.0,
+                     on_grounded: Callable[[GroundingStore, StepStats], None] | None = None
+                     ) -> PlanResult:
     """Plan a simulated task from an observation the caller made (e.g. the first camera frame
     of a closed-loop run).
 
@@ -163,6 +166,7 @@ def plan_observation(task: str, seed: int, observation: Observation, client: Mll
         store: The grounding store to fill (kept by a caller that re-grounds later); default
             a new one.
         perception_s: Wall time the caller spent making the observation [s] (reported).
+        on_grounded: As :class:`~resem3d_reasoning.engine.ReasoningEngine`'s.
 
     Raises:
         ReasoningFailure: When a step gives no valid reply within its retries.
@@ -174,7 +178,7 @@ def plan_observation(task: str, seed: int, observation: Observation, client: Mll
     start = time.perf_counter()
     if transcript is not None:
         client = RecordingClient(client, transcript=transcript)
-    engine = ReasoningEngine(client, config)
+    engine = ReasoningEngine(client, config, on_grounded=on_grounded)
     run = engine.run(instruction if instruction is not None else spec.instruction, observation,
                      store)
     end = time.perf_counter()

@@ -150,6 +150,28 @@ def test_planted_invalid_extraction_is_fed_back_and_corrected(lab_observation) -
     assert {'beaker/body', 'beaker/rim', 'beaker/spout', 'flask/mouth'} <= set(run.store.regions)
 
 
+def test_the_grounded_hook_runs_after_grounding_and_before_each_program(lab_observation
+                                                                       ) -> None:
+    oracle = OracleClient()
+    seen: list[tuple[str, frozenset[str]]] = []
+
+    def program(request) -> str:
+        seen.append(('program', frozenset()))
+        return oracle.complete(request).text
+
+    def on_grounded(store, stats) -> None:
+        assert stats.from_oracle                      # the plan came from the oracle
+        seen.append(('grounded', frozenset(store.regions)))
+        for obj in store.frames:                      # e.g. re-expressed object frames
+            store.frames[obj] = store.frames[obj].copy()
+
+    client = ScriptedClient({'program': [program, program]}, fallback=oracle)
+    run = ReasoningEngine(client, on_grounded=on_grounded).run(
+        'Pour the reagent into the flask.', lab_observation)
+    assert [kind for kind, _ in seen] == ['grounded', 'program', 'grounded', 'program']
+    assert {'beaker/body', 'beaker/rim'} <= seen[0][1] <= seen[2][1] == set(run.store.regions)
+
+
 def test_a_program_over_ungrounded_regions_fails_the_subtask(lab_observation) -> None:
     oracle = OracleClient()
 
