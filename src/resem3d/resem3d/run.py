@@ -37,7 +37,6 @@ from .disturb import HELD_WAIT_MAX_S, HELD_WAIT_STEP_S, DisturbSpecError, Follow
     disturbance_time, held_object_clear, moved_on_approach, parse_disturb, plan_disturbance
 from .loop import ClosedLoop, LoopConfig, Progress, percentile
 from .outputs import RunOutputs, new_run_dir, to_json
-from .regions import reframe
 from .plan import (CommandError, PlanOptions, _failed_component, _failure_reason,
                    _reasoning_config, check_seed, check_task, client_config)
 
@@ -285,6 +284,7 @@ class _Run:
         from resem3d_reasoning.grounding import GroundingStore
         from resem3d_reasoning.monitor import MonitorAction, SubtaskMonitor, drive
         from resem3d_reasoning.oracle import scene_name
+        from resem3d_reasoning.oracle_frames import simulator_frames
         from resem3d_reasoning.planning import plan_observation
 
         loop = self.loop
@@ -303,7 +303,7 @@ class _Run:
                 self.spec.name, self.seed, observation, self.client,
                 instruction=self.options.instruction, transcript=self.transcript,
                 config=self.settings.engine, store=self.store,
-                perception_s=perceived - start, on_grounded=self._frames_before_programs)
+                perception_s=perceived - start, on_grounded=simulator_frames(self.env))
         except ReasoningFailure as failure:
             self.planning_s = time.perf_counter() - start
             return False, f'{failure.step}: {_failure_reason(failure)}', 'plan'
@@ -319,7 +319,8 @@ class _Run:
         if self.outputs.recording:
             loop.on_joint_state = self.outputs.joint_state
         self._amodal(list(self.store.regions), frame.T_base_cam[:3, 3])
-        self._align_frames(list(self.store.frames), self.plan.from_oracle)
+        if self.plan.from_oracle:      # (the engine gave them the simulator's frames)
+            self.frames_from = 'simulator (oracle answers)'
         self._ground_tracks(observation, frame.stamp_s, list(self.store.frames))
         self.scene = self._scene(observation)
         self._controller()
@@ -355,43 +356,6 @@ class _Run:
             self.store.regions[name] = dataclasses.replace(grounded, region=fitted.region)
             self.amodal_shifts[name] = {'shape': fitted.shape,
                                         'shift_m': round(fitted.shift_m, 4)}
-
-    def _frames_before_programs(self, store: Any, stats: Any) -> None:
-        """The engine's hook between grounding a subtask and writing its program: oracle runs
-        take the simulator's object frames there (:meth:`_align_frames`), so that a program's
-        object-frame offsets are checked (``check_workspace``) where they will be run."""
-        assert store is self.store
-        self._align_frames(list(store.frames), stats.from_oracle)
-
-    def _align_frames(self, objects: list[str], from_oracle: bool) -> None:
-        """With oracle answers, give each grounded object the simulator's object frame (its
-        pose at grounding) instead of the frame estimated from its visible points.
-
-        The oracle's programs are the tasks' reference programs: their object-frame offsets
-        and axes (``beaker/body`` axis ``x``, a drawer's pull direction...) mean what they
-        mean in the simulator's object frames, and would point elsewhere in an estimated
-        frame. The regions keep their perceived geometry (moved into the new frame) and the
-        poses are tracked from the camera from then on; only the frame's definition comes from
-        the ground truth, like the answers themselves. A model's answers (``openai``,
-        ``replay`` not from the oracle) are written against the estimated frames: unchanged.
-        """
-        import dataclasses
-        if not from_oracle:
-            return
-        for obj in objects:
-            if obj not in self.env.objects or obj not in self.store.frames:
-                continue
-            T_new = self.env.pose(obj)
-            if np.array_equal(T_new, self.store.frames[obj]):
-                continue                  # aligned already (before its program was written)
-            T_new_old = np.linalg.inv(T_new) @ self.store.frames[obj]
-            for name, grounded in list(self.store.regions.items()):
-                if name.split('/', 1)[0] == obj:
-                    self.store.regions[name] = dataclasses.replace(
-                        grounded, region=reframe(grounded.region, T_new_old),
-                        T_base_obj=T_new.copy())
-            self.store.frames[obj] = T_new.copy()
-        self.frames_from = 'simulator (oracle answers)'
 
     def _ground_tracks(self, observation: Any, stamp_s: float, objects: list[str]) -> None:
         from resem3d_perception import TrackingError
@@ -448,8 +412,10 @@ class _Run:
     def _reground(self, index: int) -> Any:
         """Ground subtask ``index`` again in a new frame (after a step back or a retry); if
         the model gives no valid answer, keep the tracked regions and the program."""
-        from resem3d_reasoning.engine import ReasoningEngine, ReasoningFailure
         from resem3d_reasoning.client import RecordingClient
+        from resem3d_reasoning.engine import ReasoningEngine, ReasoningFailure
+        from resem3d_reasoning.grounding import reframe
+        from resem3d_reasoning.oracle_frames import simulator_frames
         loop = self.loop
         assert loop is not None and self.monitor is not None
         program = self.monitor.programs[index]
@@ -464,7 +430,7 @@ class _Run:
         client = self.client if self.transcript is None else \
             RecordingClient(self.client, transcript=self.transcript)
         engine = ReasoningEngine(client, self.settings.engine,
-                                 on_grounded=self._frames_before_programs)
+                                 on_grounded=simulator_frames(self.env))
         entry = {'subtask': index, 't_s': round(loop.t_s, 4), 'objects': objects}
         try:
             result = engine.reground(self.instruction, self.plan.plan, index, observation,
@@ -483,7 +449,6 @@ class _Run:
         self.reground_stats.append(engine.stats)
         self._amodal([name for name in self.store.regions
                       if name.split('/', 1)[0] in objects], frame.T_base_cam[:3, 3])
-        self._align_frames(objects, engine.stats.from_oracle)
         # New tracks in the new frames; regions of these objects not grounded again are moved
         # into the new frames from where their tracks had them.
         held = set(self.scene.held)

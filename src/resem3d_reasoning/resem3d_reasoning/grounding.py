@@ -34,12 +34,14 @@ from resem3d_perception import (Cloud, EmptyRegionError, GridConfig, LabelGrid, 
                                 SimSegmenter, cells_subregion, depth_to_cloud,
                                 draw_marks, estimate_object_frame, make_label_grid,
                                 part_from_mask, postprocess_masks, rim_centre, tip, top_surface)
+from resem3d_perception.amodal import with_centres
 
 from .errors import ReplyError
 from .replies import FlowChoice, RegionPose
 
 __all__ = ['GroundedRegion', 'GroundingStore', 'Observation', 'encode_png', 'label_grid',
-           'object_frame', 'observe_frame', 'part_of_marks', 'refine', 'system_region']
+           'object_frame', 'observe_frame', 'part_of_marks', 'refine', 'reframe',
+           'system_region']
 
 _DIRECTIONS = {'+x': (1.0, 0.0, 0.0), '-x': (-1.0, 0.0, 0.0), '+y': (0.0, 1.0, 0.0),
                '-y': (0.0, -1.0, 0.0), '+z': (0.0, 0.0, 1.0), '-z': (0.0, 0.0, -1.0)}
@@ -198,6 +200,18 @@ class GroundingStore:
         """Store (or replace) a grounded region."""
         self.regions[grounded.name] = grounded
 
+    def set_frame(self, obj: str, T_base_obj: np.ndarray) -> None:  # noqa: N803
+        """Give ``obj`` another object frame (its pose ``T_base_obj`` at grounding, base
+        frame): its regions are moved into it (:func:`reframe`), keeping their geometry."""
+        import dataclasses
+        T_new = np.array(T_base_obj, dtype=float)
+        T_new_old = np.linalg.inv(T_new) @ self.frames[obj]
+        for name, grounded in list(self.regions.items()):
+            if name.split('/', 1)[0] == obj:
+                self.regions[name] = dataclasses.replace(
+                    grounded, region=reframe(grounded.region, T_new_old), T_base_obj=T_new.copy())
+        self.frames[obj] = T_new
+
     def forget_objects(self, objects: Iterable[str]) -> None:
         """Drop the frames and regions of ``objects`` (before re-grounding them)."""
         gone = set(objects)
@@ -211,6 +225,16 @@ class GroundingStore:
         out = dict(system or {})
         out.update({name: g.pose for name, g in self.regions.items()})
         return out
+
+
+def reframe(region: rc.Region, T_new_old: np.ndarray) -> rc.Region:  # noqa: N803
+    """``region`` moved from one object frame into another (``T_new_old``: the old frame in
+    the new one), keeping its centroid and box centre; its principal axes follow the new
+    frame's sign conventions (``Region.from_points``)."""
+    R, t = T_new_old[:3, :3], T_new_old[:3, 3]
+    moved = rc.Region.from_points(region.name, region.points_obj @ R.T + t, frame=region.frame,
+                                  normal_obj=R @ region.normal_obj)
+    return with_centres(moved, R @ region.centroid_obj + t, R @ region.center_obj + t)
 
 
 def _union(observation: Observation, mark_ids: Sequence[int]) -> np.ndarray:

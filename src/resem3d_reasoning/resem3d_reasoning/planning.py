@@ -98,6 +98,11 @@ def observe_task(task: str, seed: int) -> Observation:
     Raises:
         resem3d_sim.catalog.UnknownTaskError: For an unknown task.
     """
+    return _observe_env(task, seed)[1]
+
+
+def _observe_env(task: str, seed: int) -> tuple[Any, Observation]:
+    """(the task environment, its first frame perceived): :func:`observe_task`."""
     import resem3d_sim  # noqa: F401  (configures headless GL before mujoco is imported)
     from resem3d_sim.catalog import get_task
     from resem3d_sim.tasks import TaskEnv
@@ -107,8 +112,8 @@ def observe_task(task: str, seed: int) -> Observation:
     env = TaskEnv.build(get_task(task), seed)
     with env.camera() as camera:
         frame = camera.render()
-    return observe_frame(frame, scene=scene_name(task, seed),
-                         system_regions=env_system_regions(env))
+    return env, observe_frame(frame, scene=scene_name(task, seed),
+                              system_regions=env_system_regions(env))
 
 
 def env_system_regions(env: Any) -> dict[str, RegionPose]:
@@ -124,7 +129,8 @@ def env_system_regions(env: Any) -> dict[str, RegionPose]:
 
 def plan_task(task: str, seed: int, client: MllmClient, *, instruction: str | None = None,
               transcript: Any = None, config: EngineConfig | None = None) -> PlanResult:
-    """Plan a simulated task with a model client.
+    """Plan a simulated task with a model client (with oracle answers, in the simulator's
+    object frames: :mod:`~resem3d_reasoning.oracle_frames`).
 
     Args:
         task: Task name (``resem3d_sim.catalog``).
@@ -139,11 +145,13 @@ def plan_task(task: str, seed: int, client: MllmClient, *, instruction: str | No
         ReasoningFailure: When a step gives no valid reply within its retries.
         resem3d_sim.catalog.UnknownTaskError: For an unknown task.
     """
+    from .oracle_frames import simulator_frames
     start = time.perf_counter()
-    observation = observe_task(task, seed)
+    env, observation = _observe_env(task, seed)
     return plan_observation(task, seed, observation, client, instruction=instruction,
                             transcript=transcript, config=config,
-                            perception_s=time.perf_counter() - start)
+                            perception_s=time.perf_counter() - start,
+                            on_grounded=simulator_frames(env))
 
 
 def plan_observation(task: str, seed: int, observation: Observation, client: MllmClient, *,
