@@ -55,9 +55,9 @@ def search_offsets(points_base: np.ndarray, cloud: Cloud, depth: Any,
     (capped at 1 cm) centres the model on the points, and the window re-centres there up to
     ``redetect_refine_rounds`` times (a flat plate moved 9 cm scored its best coarse cell
     3 cm short, and the true offset lay outside that cell's window); with the depth image the
-    same choice is then made on lattices of half and a quarter of that step, and where that
-    scores clearly better it is proposed first, then the cell's refined offset. Shifts under
-    1 cm (where the tracker already failed) are skipped.
+    same choice is then made on lattices of half and a quarter of that step, and that offset is
+    proposed first, then the cell's refined one. Shifts under 1 cm (where the tracker already
+    failed) and offsets proposed already are skipped.
 
     Args:
         points_base: (N, 3) the model's points at its last pose (base frame) [m].
@@ -125,22 +125,17 @@ def search_offsets(points_base: np.ndarray, cloud: Cloud, depth: Any,
         return offset
 
     def polish(offset: np.ndarray) -> np.ndarray:
-        # The same choice on lattices of half and a quarter of the step around the offset,
-        # taken only where it scores clearly better: one model point is 0.7 % of the score,
-        # more than the slack, so a lattice that misses the true offset by 2 mm can leave
-        # every offset of the window short of the best score, and the coarse cell itself
-        # stands (a flask moved 6.3 cm under a pouring beaker: kept 0.6 cm off, where ICP
-        # then slid it 1.8 cm off). Where the score is flat, the mean distance alone wanders
-        # along the flat direction (a drawer's front, 7 mm along itself: ICP then failed).
-        start = float(scores(offset[None, :])[0])
-        polished = offset
+        # The same choice on lattices of half and a quarter of the step around the offset:
+        # one model point is 0.7 % of the score, more than the slack, so a lattice that
+        # misses the true offset by 2 mm can leave every offset of the window short of the
+        # best score, and the coarse cell itself stands (a flask moved 6.3 cm under a
+        # pouring beaker: kept 0.6 cm off, where ICP then slid it 1.8 cm off).
         for step in (fine_step / 2.0, fine_step / 4.0):
-            local = polished + step * _POLISH
+            local = offset + step * _POLISH
             local_scores = scores(local)
             local = local[local_scores >= local_scores.max() - c.redetect_refine_slack]
-            polished = local[int(np.argmin(mean_distances(local)))]
-        better = float(scores(polished[None, :])[0]) > start + c.redetect_refine_slack
-        return polished if better else offset
+            offset = local[int(np.argmin(mean_distances(local)))]
+        return offset
 
     score = scores(grid)
     tried: list[np.ndarray] = []
@@ -156,10 +151,11 @@ def search_offsets(points_base: np.ndarray, cloud: Cloud, depth: Any,
         tried.append(grid[index])
         best = refine(grid[index])
         polished = best if depth is None else polish(best)
-        # The polished offset first; if ICP does not confirm it, the refined one (a drawer
-        # pushed in 12.8 cm: from the polished offset, 3 mm along its front, ICP's fit fell
-        # short of its confidence; from the refined one it converged 2 mm from the truth).
-        for offset in (polished, best) if polished is not best else (best,):
+        # The polished offset first; if ICP does not confirm it, the refined one (where the
+        # score is flat the mean distance wanders along the flat direction: a drawer pushed
+        # in 12.8 cm, polished 3 mm along its front, where ICP's fit fell short of its
+        # confidence; from the refined offset it converged 2 mm from the truth).
+        for offset in (polished, best):
             if np.linalg.norm(offset) < 0.01 or \
                     any(np.linalg.norm(offset - p) < 1e-4 for p in proposed):
                 continue
