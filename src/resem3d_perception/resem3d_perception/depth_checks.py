@@ -20,7 +20,7 @@ import numpy as np
 
 from .cloud import project_base_points
 
-__all__ = ['DepthImage', 'depth_cost', 'measured_depth', 'see_through_mask']
+__all__ = ['DepthImage', 'depth_cost', 'depth_fit', 'measured_depth', 'see_through_mask']
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +80,21 @@ def depth_cost(points_base: np.ndarray, depth: Any, cap_m: float
     front (the hand, the object's other side), it is hidden and costs ``cap_m / 2``, whatever
     the pose. None (and 0.0) when no point falls on a valid depth pixel.
     """
+    return _cost(*measured_depth(points_base, depth), cap_m)
+
+
+def depth_fit(points_base: np.ndarray, depth: Any, margin_m: float, cap_m: float
+              ) -> tuple[float, float | None]:
+    """``(the fraction of the points the camera sees through`` (:func:`see_through_mask`),
+    ``their mean depth residual [m]`` (:func:`depth_cost`)``)`` from one projection."""
     z, measured = measured_depth(points_base, depth)
+    with np.errstate(invalid='ignore'):
+        through = np.isfinite(measured) & (measured - z > margin_m)
+    return (float(through.mean()) if len(through) else 0.0), _cost(z, measured, cap_m)[0]
+
+
+def _cost(z: np.ndarray, measured: np.ndarray, cap_m: float) -> tuple[float | None, float]:
+    """:func:`depth_cost` from the points' depths and the measured ones at their pixels."""
     valid = np.isfinite(measured) & (measured > 0.0)
     if not np.any(valid):
         return None, 0.0

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .cloud import Cloud, depth_to_cloud, invert_rigid
-from .depth_checks import depth_cost, see_through_mask
+from .depth_checks import depth_fit, see_through_mask
 from .errors import PerceptionInputError
 from .held_pivot import pivot_held
 from .object_search import search_offsets
@@ -580,15 +580,16 @@ class SceneTracker:
                                    self.config.free_space_margin_m)
         return float(through.mean()) if len(through) else 0.0
 
-    def _depth_residual(self, name: str, depth: Any, T_base_obj: np.ndarray,  # noqa: N803
-                        cap_m: float) -> float:
-        """Mean projective depth residual [m] of ``name``'s model at ``T_base_obj``
-        (:func:`.depth_cost`, each point's capped at ``cap_m``; ``cap_m`` without any point
-        on valid depth)."""
+    def _depth_fit(self, name: str, depth: Any, T_base_obj: np.ndarray,  # noqa: N803
+                   cap_m: float) -> tuple[float, float]:
+        """``(free_space, mean projective depth residual [m])`` of ``name``'s model at
+        ``T_base_obj`` from one projection (:func:`.depth_fit`; the residual is ``cap_m``
+        without any point on valid depth)."""
         model = self.tracker.tracks[name].model_points_obj
         model = model[::max(1, len(model) // _SCORE_POINTS)]
-        residual = depth_cost(model @ T_base_obj[:3, :3].T + T_base_obj[:3, 3], depth, cap_m)[0]
-        return cap_m if residual is None else residual
+        through, residual = depth_fit(model @ T_base_obj[:3, :3].T + T_base_obj[:3, 3], depth,
+                                      self.config.free_space_margin_m, cap_m)
+        return through, (cap_m if residual is None else residual)
 
     # ------------------------------------------------------------------ follow
     def _icp_follow(self, name: str, cloud: Cloud, stamp_s: float | None,
@@ -708,8 +709,9 @@ class SceneTracker:
             free_new = None                   # seen-through fraction at the candidate
             free_grid = None                  # ... and at the grid's pose
             if candidate.ok and depth is not None:
-                free_new = self.free_space(name, depth, track.T_base_obj)
-                free_grid = self.free_space(name, depth, T)
+                cap_m = 2.0 * track.config.inlier_m
+                free_new, residual_icp = self._depth_fit(name, depth, track.T_base_obj, cap_m)
+                free_grid, residual_grid = self._depth_fit(name, depth, T, cap_m)
                 # ICP slid a flat object back part of the way (its disc still lies on the
                 # moved one within the inlier distance): the camera sees through the model
                 # there more than at the grid's pose. Or ICP slid off to a pose that fits the
@@ -718,9 +720,6 @@ class SceneTracker:
                 # went 1.8 cm off; mean depth residual 2.7 mm there, 1.8 mm at the grid's).
                 # Either way the grid's pose stands.
                 slid_through = free_new > free_grid + c.icp_slide_free_margin
-                cap_m = 2.0 * track.config.inlier_m
-                residual_icp = self._depth_residual(name, depth, track.T_base_obj, cap_m)
-                residual_grid = self._depth_residual(name, depth, T, cap_m)
                 slid_off = residual_icp > residual_grid + c.icp_slide_depth_margin_m
                 if slid_through or slid_off:
                     track.T_base_obj = T.copy()

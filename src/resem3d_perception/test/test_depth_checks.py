@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from resem3d_perception.cloud import Intrinsics
-from resem3d_perception.depth_checks import (DepthImage, depth_cost, measured_depth,
+from resem3d_perception.depth_checks import (DepthImage, depth_cost, depth_fit, measured_depth,
                                              see_through_mask)
 
 
@@ -47,3 +47,14 @@ def test_depth_cost_counts_fits_free_space_and_hidden_points(wall):
     assert depth_cost(behind, wall, 0.01) == (pytest.approx(0.005), 0.0)
     off_image = np.array([[5.0, 0.0, 1.0], [-0.1, -0.1, 1.0]])   # outside, and the NaN pixel
     assert depth_cost(off_image, wall, 0.01) == (None, 0.0)
+
+
+def test_depth_fit_is_the_seen_through_fraction_and_the_depth_cost_in_one(wall):
+    rng = np.random.default_rng(3)
+    points = np.column_stack([rng.uniform(-0.12, 0.12, 200), rng.uniform(-0.12, 0.12, 200),
+                              rng.uniform(0.8, 1.2, 200)])       # some off the image
+    through, residual = depth_fit(points, wall, 0.006, 0.012)
+    assert through == pytest.approx(see_through_mask(points, wall, 0.006).mean())
+    assert residual == pytest.approx(depth_cost(points, wall, 0.012)[0])
+    assert 0.2 < through < 0.8
+    assert depth_fit(np.array([[5.0, 0.0, 1.0]]), wall, 0.006, 0.012) == (0.0, None)
